@@ -1,0 +1,184 @@
+// The Vulkan runtime, part 4: recording work into one submission. Families record
+// uploads, dispatches and downloads, then submit() once: one queue submission and one
+// wait per batch, however many images, meshes or passes it holds.
+#pragma once
+#include <cstring>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "buffer.hpp"
+
+namespace polykern::vulkan {
+
+// A storage buffer bound at the next binding index, optionally a sub-range of it.
+struct binding {
+  const buffer* target;
+  std::size_t offset = 0;
+  std::size_t range = VK_WHOLE_SIZE;
+  binding(const buffer& b) : target(&b) {}  // NOLINT: implicit on purpose
+  binding(const buffer& b, std::size_t offset_, std::size_t range_) : target(&b), offset(offset_), range(range_) {}
+};
+
+class commands {
+ public:
+  explicit commands(context& ctx) : ctx_(ctx), cmd_(ctx.allocate_command_buffer()) { begin(); }
+  ~commands() {
+    for (VkDescriptorPool pool : pools_) vkDestroyDescriptorPool(ctx_.device(), pool, nullptr);
+    ctx_.free_command_buffer(cmd_);
+  }
+  commands(const commands&) = delete;
+  commands& operator=(const commands&) = delete;
+
+  context& ctx() { return ctx_; }
+
+  // Copies host bytes into `dst`. With mapped memory this is a memcpy done now, so a buffer
+  // written twice must have a submit() in between; otherwise the bytes go through a
+  // staging buffer and a copy recorded here.
+  void upload(const buffer& dst, const void* src, std::size_t bytes, std::size_t dst_offset = 0) {
+    if (bytes == 0) return;
+    if (dst.mapped()) {
+      std::memcpy(static_cast<char*>(dst.mapped()) + dst_offset, src, bytes);
+      return;
+    }
+    auto& staging = staging_.emplace_back(std::make_unique<buffer>(ctx_, bytes, buffer::kind::host));
+    std::memcpy(staging->mapped(), src, bytes);
+    VkBufferCopy region{0, dst_offset, bytes};
+    vkCmdCopyBuffer(cmd_, staging->handle(), dst.handle(), 1, &region);
+    barrier();
+  }
+
+  // Copies `bytes` of `src` to host memory at `dst` when submit() has finished.
+  void download(const buffer& src, void* dst, std::size_t bytes, std::size_t src_offset = 0) {
+    if (bytes == 0) return;
+    barrier();
+    if (src.mapped()) {
+      after_.push_back([=, &src] { std::memcpy(dst, static_cast<const char*>(src.mapped()) + src_offset, bytes); });
+      return;
+    }
+    auto& staging = staging_.emplace_back(std::make_unique<buffer>(ctx_, bytes, buffer::kind::host));
+    VkBufferCopy region{src_offset, 0, bytes};
+    vkCmdCopyBuffer(cmd_, src.handle(), staging->handle(), 1, &region);
+    const buffer* from = staging.get();
+    after_.push_back([=] { std::memcpy(dst, from->mapped(), bytes); });
+  }
+
+  // Records a dispatch of `pipe` with `buffers` at bindings 0..n-1 and `push` as its push
+  // constants. Call barrier() between dispatches where one reads what another wrote.
+  void dispatch(const pipeline& pipe, std::initializer_list<binding> buffers, const void* push, std::size_t push_bytes,
+                std::uint32_t groups_x, std::uint32_t groups_y = 1, std::uint32_t groups_z = 1) {
+    // Both are bugs in the calling backend, not device failures: with_fallback must not hide them.
+    if (buffers.size() != pipe.bindings || push_bytes != pipe.push_bytes)
+      throw std::logic_error("commands::dispatch: binding count or push constant size does not match the pipeline");
+    for (const binding& b : buffers)
+      if (b.offset % ctx_.info().min_storage_buffer_offset_alignment != 0)
+        throw std::logic_error("commands::dispatch: binding offset is not a multiple of minStorageBufferOffsetAlignment");
+    if (groups_x == 0 || groups_y == 0 || groups_z == 0) return;
+    VkDescriptorSet set = allocate_set(pipe.set_layout);
+    std::vector<VkDescriptorBufferInfo> infos;
+    infos.reserve(buffers.size());
+    for (const binding& b : buffers) infos.push_back({b.target->handle(), b.offset, b.range});
+    std::vector<VkWriteDescriptorSet> writes(infos.size());
+    for (std::uint32_t i = 0; i < writes.size(); ++i) {
+      writes[i] = VkWriteDescriptorSet{};
+      writes[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+      writes[i].dstSet = set;
+      writes[i].dstBinding = i;
+      writes[i].descriptorCount = 1;
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[i].pBufferInfo = &infos[i];
+    }
+    vkUpdateDescriptorSets(ctx_.device(), static_cast<std::uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipe.handle);
+    vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipe.layout, 0, 1, &set, 0, nullptr);
+    if (push_bytes)
+      vkCmdPushConstants(cmd_, pipe.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, static_cast<std::uint32_t>(push_bytes), push);
+    vkCmdDispatch(cmd_, groups_x, groups_y, groups_z);
+  }
+  template <class Push>
+  void dispatch(const pipeline& pipe, std::initializer_list<binding> buffers, const Push& push, std::uint32_t groups_x,
+                std::uint32_t groups_y = 1, std::uint32_t groups_z = 1) {
+    static_assert(std::is_trivially_copyable_v<Push>);
+    dispatch(pipe, buffers, &push, sizeof(Push), groups_x, groups_y, groups_z);
+  }
+
+  // Makes every earlier write (shader or transfer) visible to every later command.
+  void barrier() {
+    VkMemoryBarrier b{};
+    b.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    b.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                      VK_ACCESS_TRANSFER_WRITE_BIT;
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &b, 0, nullptr, 0,
+                         nullptr);
+  }
+
+  // Submits everything recorded, waits, and completes the downloads. Recording can then
+  // start again on the same object (descriptor sets and staging are recycled).
+  void submit() {
+    VkMemoryBarrier to_host{};
+    to_host.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    to_host.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    to_host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
+    check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+    ctx_.submit_and_wait(cmd_);
+    for (auto& finish : after_) finish();
+    after_.clear();
+    staging_.clear();
+    for (VkDescriptorPool pool : pools_) vkResetDescriptorPool(ctx_.device(), pool, 0);
+    next_pool_ = 0;
+    check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
+    begin();
+  }
+
+ private:
+  static constexpr std::uint32_t sets_per_pool = 64, buffers_per_set = 8;
+
+  void begin() {
+    VkCommandBufferBeginInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+    info.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    check(vkBeginCommandBuffer(cmd_, &info), "vkBeginCommandBuffer");
+  }
+
+  VkDescriptorSet allocate_set(VkDescriptorSetLayout layout) {
+    for (;;) {
+      if (next_pool_ == pools_.size()) {
+        VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets_per_pool * buffers_per_set};
+        VkDescriptorPoolCreateInfo info{};
+        info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
+        info.maxSets = sets_per_pool;
+        info.poolSizeCount = 1;
+        info.pPoolSizes = &size;
+        VkDescriptorPool pool = VK_NULL_HANDLE;
+        check(vkCreateDescriptorPool(ctx_.device(), &info, nullptr, &pool), "vkCreateDescriptorPool");
+        pools_.push_back(pool);
+      }
+      VkDescriptorSetAllocateInfo info{};
+      info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
+      info.descriptorPool = pools_[next_pool_];
+      info.descriptorSetCount = 1;
+      info.pSetLayouts = &layout;
+      VkDescriptorSet set = VK_NULL_HANDLE;
+      const VkResult result = vkAllocateDescriptorSets(ctx_.device(), &info, &set);
+      if (result == VK_SUCCESS) return set;
+      if (result != VK_ERROR_OUT_OF_POOL_MEMORY && result != VK_ERROR_FRAGMENTED_POOL)
+        check(result, "vkAllocateDescriptorSets");
+      ++next_pool_;  // this pool is full: move on to the next (created above if needed)
+    }
+  }
+
+  context& ctx_;
+  VkCommandBuffer cmd_;
+  std::vector<VkDescriptorPool> pools_;
+  std::size_t next_pool_ = 0;
+  std::vector<std::unique_ptr<buffer>> staging_;
+  std::vector<std::function<void()>> after_;
+};
+
+}  // namespace polykern::vulkan

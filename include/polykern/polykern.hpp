@@ -1,0 +1,10 @@
+// Everything polykern offers, in one include.
+#pragma once
+#include "border.hpp"
+#include "error.hpp"
+#include "execution.hpp"
+#include "image.hpp"
+#include "view.hpp"
+#if POLYKERN_HAS_VULKAN
+#include "vulkan.hpp"
+#endif

@@ -1,0 +1,22 @@
+# Recompiles every shader into WORK_DIR and compares with the committed header next to it.
+file(GLOB sources ${SHADER_DIR}/*.comp)
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(drifted)
+foreach(src IN LISTS sources)
+  get_filename_component(name ${src} NAME_WE)
+  execute_process(COMMAND ${CMAKE_COMMAND} -DGLSLC=${GLSLC} -DSOURCE=${src} -DOUTPUT=${WORK_DIR}/${name}.spv.hpp
+                  -P ${EMBED} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "could not compile ${src}")
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK_DIR}/${name}.spv.hpp ${SHADER_DIR}/${name}.spv.hpp
+                  RESULT_VARIABLE differs)
+  if(differs)
+    list(APPEND drifted ${name})
+  endif()
+endforeach()
+if(drifted)
+  message(FATAL_ERROR "Committed SPIR-V headers are stale: ${drifted}. Run: cmake --build <build> --target polykern_shaders")
+endif()
+list(LENGTH sources n)
+message(STATUS "${n} shaders up to date")

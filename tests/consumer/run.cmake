@@ -1,0 +1,18 @@
+# Builds tests/consumer as a user would: MODE=find_package installs polykern into a
+# temporary prefix first; MODE=add_subdirectory points the consumer at the source tree.
+set(root ${WORK_DIR}/${MODE})
+file(REMOVE_RECURSE ${root})
+set(consumer_options -DPOLYKERN_CONSUMER_MODE=${MODE} -DWITH_VULKAN=${WITH_VULKAN})
+if(MODE STREQUAL "find_package")
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${root}/polykern -G ${GENERATOR}
+                          -DPOLYKERN_BUILD_TESTS=OFF -DPOLYKERN_BUILD_BENCH=OFF -DPOLYKERN_BUILD_EXAMPLES=OFF
+                          -DCMAKE_INSTALL_PREFIX=${root}/prefix COMMAND_ERROR_IS_FATAL ANY)
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${root}/polykern COMMAND_ERROR_IS_FATAL ANY)
+  list(APPEND consumer_options -DCMAKE_PREFIX_PATH=${root}/prefix)
+else()
+  list(APPEND consumer_options -DPOLYKERN_SOURCE_DIR=${SOURCE_DIR})
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR} -B ${root}/build -G ${GENERATOR}
+                        ${consumer_options} COMMAND_ERROR_IS_FATAL ANY)
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${root}/build COMMAND_ERROR_IS_FATAL ANY)
+execute_process(COMMAND ${root}/build/consumer COMMAND_ERROR_IS_FATAL ANY)
