@@ -78,7 +78,7 @@ void expect_transformed(kind what, const std::vector<T>& in, std::ptrdiff_t in_s
                         const std::vector<T>* padding = nullptr) {
   ASSERT_GE(out.size(), n * out_stride);
   const pk::affine3<T>* last = nullptr;
-  Eigen::Matrix3d normal_matrix;
+  Eigen::Matrix3d normal_matrix = Eigen::Matrix3d::Zero();
   std::size_t failures = 0;
   for (std::size_t i = 0; i < n && failures < 10; ++i) {
     const pk::affine3<T>& m = matrix_of(i);

@@ -26,6 +26,14 @@
 #define POLYKERN_AFFINE_HAS_STREAM 0
 #endif
 
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (_mm512_undefined_*
+// in permutexvar, sqrt, extract) wherever they are inlined; the warning is spurious.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace polykern::detail::affine {
 
 // Outputs of at least this many bytes (and not in place) use streaming stores: far beyond
@@ -77,29 +85,31 @@ inline constexpr auto lanes() {
   return xsimd::make_batch_constant<xsimd::batch<index_type<T>>, G>();
 }
 
-template <unsigned K, class T>
-inline batch<T> deinterleave(const batch<T>& a, const batch<T>& b, const batch<T>& c) {
-  const batch<T> blend = xsimd::select(mask<T, component_in_vector<K, 0>>(), a,
-                                       xsimd::select(mask<T, component_in_vector<K, 1>>(), b, c));
-  return xsimd::swizzle(blend, lanes<T, component_lanes<K>>());
-}
-
-template <unsigned Q, class T>
-inline batch<T> interleave(const batch<T>& x, const batch<T>& y, const batch<T>& z) {
-  return xsimd::select(mask<T, vector_holds_component<Q, 0>>(), x,
-                       xsimd::select(mask<T, vector_holds_component<Q, 1>>(), y, z));
-}
-
-// Loads N packed xyz points starting at p into x, y, z.
+// The blend masks of the stride-3 shuffles. xsimd builds a batch_bool from constants at
+// run time (a call per mask with GCC), so they are built once per range, not per batch.
 template <class T>
-inline void load_aos3(const T* p, batch<T>& x, batch<T>& y, batch<T>& z) {
+struct aos3_masks {
+  // deinterleave: component K from vector 0 / vector 1 (else vector 2)
+  xsimd::batch_bool<T> x0 = mask<T, component_in_vector<0, 0>>(), x1 = mask<T, component_in_vector<0, 1>>();
+  xsimd::batch_bool<T> y0 = mask<T, component_in_vector<1, 0>>(), y1 = mask<T, component_in_vector<1, 1>>();
+  xsimd::batch_bool<T> z0 = mask<T, component_in_vector<2, 0>>(), z1 = mask<T, component_in_vector<2, 1>>();
+  // interleave: output vector Q takes x / y (else z)
+  xsimd::batch_bool<T> a_x = mask<T, vector_holds_component<0, 0>>(), a_y = mask<T, vector_holds_component<0, 1>>();
+  xsimd::batch_bool<T> b_x = mask<T, vector_holds_component<1, 0>>(), b_y = mask<T, vector_holds_component<1, 1>>();
+  xsimd::batch_bool<T> c_x = mask<T, vector_holds_component<2, 0>>(), c_y = mask<T, vector_holds_component<2, 1>>();
+};
+
+// Loads N packed xyz points starting at p into x, y, z: three loads, then per component
+// two blends (which of the three vectors holds it in each lane) and one permute.
+template <class T>
+inline void load_aos3(const aos3_masks<T>& k, const T* p, batch<T>& x, batch<T>& y, batch<T>& z) {
   constexpr std::size_t n = batch<T>::size;
   static_assert(n % 3 != 0, "the stride-3 shuffles need a batch width that is not a multiple of 3");
   const batch<T> a = batch<T>::load_unaligned(p), b = batch<T>::load_unaligned(p + n),
                  c = batch<T>::load_unaligned(p + 2 * n);
-  x = deinterleave<0>(a, b, c);
-  y = deinterleave<1>(a, b, c);
-  z = deinterleave<2>(a, b, c);
+  x = xsimd::swizzle(xsimd::select(k.x0, a, xsimd::select(k.x1, b, c)), lanes<T, component_lanes<0>>());
+  y = xsimd::swizzle(xsimd::select(k.y0, a, xsimd::select(k.y1, b, c)), lanes<T, component_lanes<1>>());
+  z = xsimd::swizzle(xsimd::select(k.z0, a, xsimd::select(k.z1, b, c)), lanes<T, component_lanes<2>>());
 }
 
 // Non-temporal store of a full batch to `p`, aligned to the batch size.
@@ -143,14 +153,17 @@ inline void stream_fence() {
 #endif
 }
 
-// Stores N points packed as xyz at p (plain or streaming stores).
+// Stores N points packed as xyz at p (plain or streaming stores): the load run backwards,
+// one permute per component, then two blends per output vector.
 template <bool Stream, class T>
-inline void store_aos3(T* p, const batch<T>& x, const batch<T>& y, const batch<T>& z) {
+inline void store_aos3(const aos3_masks<T>& k, T* p, const batch<T>& x, const batch<T>& y, const batch<T>& z) {
   constexpr std::size_t n = batch<T>::size;
   const batch<T> sx = xsimd::swizzle(x, lanes<T, component_lanes_inverse<0>>());
   const batch<T> sy = xsimd::swizzle(y, lanes<T, component_lanes_inverse<1>>());
   const batch<T> sz = xsimd::swizzle(z, lanes<T, component_lanes_inverse<2>>());
-  const batch<T> a = interleave<0>(sx, sy, sz), b = interleave<1>(sx, sy, sz), c = interleave<2>(sx, sy, sz);
+  const batch<T> a = xsimd::select(k.a_x, sx, xsimd::select(k.a_y, sy, sz));
+  const batch<T> b = xsimd::select(k.b_x, sx, xsimd::select(k.b_y, sy, sz));
+  const batch<T> c = xsimd::select(k.c_x, sx, xsimd::select(k.c_y, sy, sz));
   if constexpr (Stream) {
     stream_store(p, a), stream_store(p + n, b), stream_store(p + 2 * n, c);
   } else {
@@ -208,17 +221,18 @@ void run_range(const job<T>& j, const coefficients<T>& c, std::size_t begin, std
     i += k;
   }
   const auto offsets = lane_offsets<T>(j.in_stride);
+  const aos3_masks<T> masks;
   for (; i + n <= end; i += n) {
     const T* p = j.in + static_cast<std::ptrdiff_t>(i) * j.in_stride;
     T* q = j.out + static_cast<std::ptrdiff_t>(i) * j.out_stride;
     B x, y, z, ox, oy, oz;
     if constexpr (In3)
-      load_aos3(p, x, y, z);
+      load_aos3(masks, p, x, y, z);
     else
       load_strided(p, offsets, x, y, z);
     f(x, y, z, ox, oy, oz);
     if constexpr (Out3)
-      store_aos3<Stream>(q, ox, oy, oz);
+      store_aos3<Stream>(masks, q, ox, oy, oz);
     else
       store_strided(q, j.out_stride, ox, oy, oz);
   }
@@ -255,3 +269,7 @@ void run(simd_tag, const exec::simd_policy&, const job<T>& j) {
 }
 
 }  // namespace polykern::detail::affine
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
