@@ -248,6 +248,21 @@ TYPED_TEST(Affine, TranslationIsIgnoredByNormalsAndSingularPointMatricesAreFine)
   EXPECT_NEAR(q[2], 6 / len, 1e-14);
 }
 
+TYPED_TEST(Affine, NormalsOfHugeAndTinyMatrices) {
+  // inverse(R)^T of 1e200 R overflows if computed naively; the direction does not change.
+  for (double scale : {1e200, 1e-200, 1.0}) {
+    pk::affine3<double> m = random_affine<double>(3);
+    for (auto& row : m.m)
+      for (int c = 0; c < 3; ++c) row[c] *= scale;
+    const auto in = random_points<double>(33, 3, 4);
+    std::vector<double> out(in.size(), sentinel<double>);
+    pk::transform_normals(this->policy, pk::points_view<const double>(in.data(), 33), m,
+                          pk::points_view<double>(out.data(), 33));
+    const auto unscaled = random_affine<double>(3);
+    expect_transformed<double>(kind::normals, in, 3, out, 3, 33, [&](std::size_t) -> const auto& { return unscaled; });
+  }
+}
+
 TYPED_TEST(Affine, ResultsAreRepeatableAndIndependentOfThreads) {
   const std::size_t n = 300007;
   const auto in = random_points<float>(n, 3, 11);

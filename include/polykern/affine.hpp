@@ -9,10 +9,12 @@
 // place (in.data == out.data, same stride) is allowed. Batched: segment s covers points
 // [offsets[s], offsets[s+1]) and uses matrices[s]. docs/affine.md has every rule.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -108,9 +110,14 @@ coefficients<T> prepare(std::string_view fn, std::string_view name, std::size_t 
   // inverse(R)^T = cofactor(R) / det R, computed in double. The normals are normalised
   // afterwards, so any positive factor may be dropped: scale the largest entry to 1,
   // which keeps |N n| near |n| and far from overflow whatever the scale of R.
-  double r[3][3];
+  // R scaled to a largest entry of 1 first: the direction of inverse(cR)^T n does not
+  // depend on c > 0, and the cofactors of huge or tiny entries could overflow.
+  double r[3][3], rmax = 0;
   for (int i = 0; i < 3; ++i)
-    for (int k = 0; k < 3; ++k) r[i][k] = a.m[i][k];
+    for (int k = 0; k < 3; ++k) rmax = std::max(rmax, std::abs(double(a.m[i][k])));
+  require(rmax > 0, fn, label(), " has a singular linear part (R is zero); transforming normals needs an invertible R");
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 3; ++k) r[i][k] = a.m[i][k] / rmax;
   double cof[3][3];
   for (int i = 0; i < 3; ++i)
     for (int k = 0; k < 3; ++k) {
@@ -118,7 +125,7 @@ coefficients<T> prepare(std::string_view fn, std::string_view name, std::size_t 
       cof[i][k] = r[i1][k1] * r[i2][k2] - r[i1][k2] * r[i2][k1];
     }
   const double det = r[0][0] * cof[0][0] + r[0][1] * cof[0][1] + r[0][2] * cof[0][2];
-  require(!singular<T>(r, det), fn, label(), " has a singular linear part (det ", det,
+  require(!singular<T>(r, det), fn, label(), " has a singular linear part (det ", det * rmax * rmax * rmax,
           "); transforming normals needs an invertible R");
   double largest = 0;
   for (const auto& row : cof)

@@ -14,6 +14,14 @@
 
 #include "../../execution.hpp"
 
+// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (_mm512_undefined_*
+// in sqrt and friends) wherever the batch body below is inlined; the warning is spurious.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace polykern::detail::affine {
 
 enum class kind { points, normals };
@@ -133,3 +141,7 @@ void run(scalar_tag, const exec::scalar_policy&, const job<T>& j) {
 }
 
 }  // namespace polykern::detail::affine
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
