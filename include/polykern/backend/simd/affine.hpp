@@ -38,7 +38,13 @@ namespace polykern::detail::affine {
 
 // Outputs of at least this many bytes (and not in place) use streaming stores: far beyond
 // the per-core caches, where the output would be evicted before anyone reads it anyway.
-inline constexpr std::size_t stream_threshold_bytes = std::size_t{16} << 20;
+inline constexpr std::size_t stream_threshold_bytes = std::size_t{8} << 20;
+
+// Input is prefetched this many bytes ahead. The loop body is long (about 35 instructions
+// per 16 points with AVX-512), so the out-of-order window alone keeps too few cache misses
+// in flight; on the CI-class machine, prefetching 4 KiB ahead took W7 at 10M points from
+// 1.6x to 1.1x the time of memcpy (2 to 8 KiB all within a few percent).
+inline constexpr std::size_t prefetch_bytes = 4096;
 
 namespace simd {
 
@@ -146,6 +152,19 @@ inline void stream_store(T* p, const batch<T>& v) {
   v.store_aligned(p);
 }
 
+// Prefetches the cache lines of [p, p + bytes) shifted prefetch_bytes ahead. Integer
+// arithmetic: the address may lie past the end of the array, and a prefetch never faults.
+inline void prefetch_ahead(const void* p, std::size_t bytes) {
+  const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(p) + prefetch_bytes;
+  for (std::uintptr_t a = first; a < first + bytes; a += 64) {
+#if POLYKERN_AFFINE_HAS_STREAM
+    _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T0);
+#elif defined(__GNUC__)
+    __builtin_prefetch(reinterpret_cast<const void*>(a));
+#endif
+  }
+}
+
 // Orders the streaming stores before whatever follows (another thread reading the output).
 inline void stream_fence() {
 #if POLYKERN_AFFINE_HAS_STREAM
@@ -222,9 +241,11 @@ void run_range(const job<T>& j, const coefficients<T>& c, std::size_t begin, std
   }
   const auto offsets = lane_offsets<T>(j.in_stride);
   const aos3_masks<T> masks;
+  const std::size_t block_bytes = n * static_cast<std::size_t>(j.in_stride) * sizeof(T);
   for (; i + n <= end; i += n) {
     const T* p = j.in + static_cast<std::ptrdiff_t>(i) * j.in_stride;
     T* q = j.out + static_cast<std::ptrdiff_t>(i) * j.out_stride;
+    prefetch_ahead(p, block_bytes);
     B x, y, z, ox, oy, oz;
     if constexpr (In3)
       load_aos3(masks, p, x, y, z);
