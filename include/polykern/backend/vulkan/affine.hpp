@@ -2,7 +2,7 @@
 //
 // One compute shader per element type (shaders/affine_f32.comp, affine_f64.comp), one
 // invocation per point, the kind (points/normals) and the workgroup size as specialisation
-// constants. Points are cut into chunks so that no binding exceeds ctx.max_binding_bytes();
+// constants; a chunk of a single segment passes its coefficients as push constants. Points are cut into chunks so that no binding exceeds ctx.max_binding_bytes();
 // chunk boundaries are multiples of a point count that keeps every binding offset a multiple
 // of minStorageBufferOffsetAlignment. Each chunk carries its own segment table (the first
 // point and the coefficients of every non-empty segment it touches), so a batched call
@@ -36,13 +36,19 @@ namespace polykern::detail::affine {
 
 namespace gpu {
 
-struct push_constants {  // matches Push in affine_f*.comp
+template <class T>
+struct push_constants {  // matches Push in affine_f*.comp (std430: m at offset 16)
   std::uint32_t count, segments, in_stride, row_width;
+  T m[12];  // the coefficients of a chunk with a single segment
 };
+static_assert(sizeof(push_constants<double>) <= 128, "Vulkan guarantees 128 bytes of push constants");
 
 // A window (one submission) is at most this many bytes of input and of output points.
 inline constexpr std::uint64_t window_bytes = std::uint64_t{512} << 20;
 inline constexpr std::uint32_t workgroup_size = 256;
+// Workgroups per dispatch at most; the shader loops (grid stride) over the rest. 2048 x 256
+// invocations fill a large GPU; on lavapipe each workgroup launch costs CPU time.
+inline constexpr std::uint64_t max_workgroups = 2048;
 
 struct chunk {
   std::size_t begin, end;             // points
@@ -151,7 +157,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const job<T>& j) {
   const auto& pipe = ctx.get_pipeline({std::is_same_v<T, float> ? "affine_f32" : "affine_f64",
                                        std::is_same_v<T, float> ? std::span<const std::uint32_t>(vulkan::shaders::affine_f32)
                                                                 : std::span<const std::uint32_t>(vulkan::shaders::affine_f64),
-                                       4, sizeof(gpu::push_constants), spec});
+                                       4, sizeof(gpu::push_constants<T>), spec});
   vulkan::buffer in_buf(ctx, in_size), out_buf(ctx, out_size), starts_buf(ctx, starts_size), mats_buf(ctx, mats_size);
 
   // Where results go: straight into `out` when it is packed xyz and no later submission
@@ -195,11 +201,12 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const job<T>& j) {
     for (std::size_t k = 0; k < w.chunks.size(); ++k) {
       const auto& c = w.chunks[k];
       const std::size_t n = c.end - c.begin, entries = c.table_end - c.table_begin;
-      const std::uint64_t groups = (n + local - 1) / local;
+      const std::uint64_t groups = std::min<std::uint64_t>((n + local - 1) / local, gpu::max_workgroups);
       const std::uint32_t gx = static_cast<std::uint32_t>(std::min<std::uint64_t>(groups, max_groups));
       const std::uint32_t gy = static_cast<std::uint32_t>((groups + gx - 1) / gx);
-      const gpu::push_constants push{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(entries),
-                                     static_cast<std::uint32_t>(j.in_stride), gx * local};
+      gpu::push_constants<T> push{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(entries),
+                                  static_cast<std::uint32_t>(j.in_stride), gx * local, {}};
+      if (entries == 1) std::memcpy(push.m, j.matrices[w.segments[c.table_begin]].m, sizeof push.m);
       cmd.dispatch(pipe,
                    {vulkan::binding(in_buf, (c.begin - first) * in_point, in_bytes_of(n)),
                     vulkan::binding(out_buf, (c.begin - first) * out_point, n * out_point),
