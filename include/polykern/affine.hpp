@@ -1,10 +1,35 @@
 // Batched affine transforms of points and normals (api.md §6, first part).
+//
+//   transform_points(policy, in, matrix, out)            out = R in + t
+//   transform_normals(policy, in, matrix, out)           out = normalize(inverse(R)^T in)
+//   transform_points_batched(policy, in, offsets, matrices, out)
+//   transform_normals_batched(policy, in, offsets, matrices, out)
+//
+// Points are arrays of structs (points_view: stride >= 3 elements), float or double. In
+// place (in.data == out.data, same stride) is allowed. Batched: segment s covers points
+// [offsets[s], offsets[s+1]) and uses matrices[s]. docs/affine.md has every rule.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "error.hpp"
 #include "execution.hpp"
 #include "view.hpp"
+
+#include "backend/scalar/affine.hpp"
+#include "backend/simd/affine.hpp"
+#include "backend/openmp/affine.hpp"
+#if POLYKERN_HAS_VULKAN
+#include "backend/vulkan/affine.hpp"
+#endif
 
 namespace polykern {
 
@@ -19,5 +44,166 @@ template <class T>
 struct affine2 {
   T m[2][3];
 };
+
+// The affine3 of a row-major 4x4 homogeneous matrix. The last row must be (0, 0, 0, 1):
+// a projective matrix is not affine (invalid_argument otherwise).
+template <class T>
+affine3<T> make_affine3(const T (&m)[4][4]) {
+  detail::require(m[3][0] == 0 && m[3][1] == 0 && m[3][2] == 0 && m[3][3] == 1, "make_affine3",
+                  "last row is (", m[3][0], ", ", m[3][1], ", ", m[3][2], ", ", m[3][3], "); must be (0, 0, 0, 1)");
+  affine3<T> a;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c) a.m[r][c] = m[r][c];
+  return a;
+}
+
+namespace detail::affine {
+
+template <class T>
+inline constexpr bool element_type = std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+// Checks the point views of one call (single or batched) against api.md §2/§3/§6.
+template <class T>
+void check_views(std::string_view fn, points_view<const T, 3> in, points_view<T, 3> out) {
+  require(in.stride >= 3, fn, "in.stride is ", in.stride, "; must be >= 3");
+  require(out.stride >= 3, fn, "out.stride is ", out.stride, "; must be >= 3");
+  require(in.count == out.count, fn, "in.count is ", in.count, " but out.count is ", out.count, "; must be equal");
+  require(in.data != nullptr || in.count == 0, fn, "in.data is null with in.count ", in.count);
+  require(out.data != nullptr || out.count == 0, fn, "out.data is null with out.count ", out.count);
+  const auto max_elements = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T);
+  for (auto [name, stride] : {std::pair<const char*, std::ptrdiff_t>{"in", in.stride}, {"out", out.stride}})
+    require(in.count <= max_elements / static_cast<std::size_t>(stride), fn, name, ".count ", in.count, " times ",
+            name, ".stride ", stride, " does not fit in memory");
+  require(same_or_disjoint(in.data, in.end(), in.stride, static_cast<const T*>(out.data), static_cast<const T*>(out.end()),
+                           out.stride),
+          fn, "out overlaps in without being the same points (in.data ", static_cast<const void*>(in.data),
+          " stride ", in.stride, ", out.data ", static_cast<const void*>(out.data), " stride ", out.stride,
+          "); in place needs in.data == out.data and equal strides");
+}
+
+// Whether R of `a` is numerically singular for T: |det R| <= 8 eps(T) |r0| |r1| |r2|.
+// The bound is the determinant relative to its largest possible value for these row
+// lengths (Hadamard), so scaling rows does not change the verdict; only (nearly) linearly
+// dependent rows do.
+template <class T>
+bool singular(const double (&r)[3][3], double det) {
+  double hadamard = 1;
+  for (const auto& row : r) hadamard *= std::sqrt(row[0] * row[0] + row[1] * row[1] + row[2] * row[2]);
+  return !(std::abs(det) > 8 * std::numeric_limits<T>::epsilon() * hadamard);
+}
+
+// Validates one matrix and returns the coefficients the backends apply. `name` is how
+// the error message calls it ("matrix" or "matrices[3]").
+template <class T>
+coefficients<T> prepare(std::string_view fn, std::string_view name, std::size_t index, bool indexed,
+                        const polykern::affine3<T>& a, kind what) {
+  const auto label = [&] { return indexed ? concat(name, "[", index, "]") : std::string(name); };
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 4; ++c)
+      require(std::isfinite(a.m[r][c]), fn, label(), ".m[", r, "][", c, "] is ", a.m[r][c], "; must be finite");
+  coefficients<T> out{};
+  if (what == kind::points) {
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) out.m[4 * r + c] = a.m[r][c];
+    return out;
+  }
+  // inverse(R)^T = cofactor(R) / det R, computed in double. The normals are normalised
+  // afterwards, so any positive factor may be dropped: scale the largest entry to 1,
+  // which keeps |N n| near |n| and far from overflow whatever the scale of R.
+  // R scaled to a largest entry of 1 first: the direction of inverse(cR)^T n does not
+  // depend on c > 0, and the cofactors of huge or tiny entries could overflow.
+  double r[3][3], rmax = 0;
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 3; ++k) rmax = std::max(rmax, std::abs(double(a.m[i][k])));
+  require(rmax > 0, fn, label(), " has a singular linear part (R is zero); transforming normals needs an invertible R");
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 3; ++k) r[i][k] = a.m[i][k] / rmax;
+  double cof[3][3];
+  for (int i = 0; i < 3; ++i)
+    for (int k = 0; k < 3; ++k) {
+      const int i1 = (i + 1) % 3, i2 = (i + 2) % 3, k1 = (k + 1) % 3, k2 = (k + 2) % 3;
+      cof[i][k] = r[i1][k1] * r[i2][k2] - r[i1][k2] * r[i2][k1];
+    }
+  const double det = r[0][0] * cof[0][0] + r[0][1] * cof[0][1] + r[0][2] * cof[0][2];
+  require(!singular<T>(r, det), fn, label(), " has a singular linear part (det ", det * rmax * rmax * rmax,
+          "); transforming normals needs an invertible R");
+  double largest = 0;
+  for (const auto& row : cof)
+    for (double v : row) largest = std::max(largest, std::abs(v / det));
+  for (int i = 0; i < 3; ++i) {
+    for (int k = 0; k < 3; ++k) out.m[4 * i + k] = static_cast<T>(cof[i][k] / det / largest);
+    out.m[4 * i + 3] = 0;
+  }
+  return out;
+}
+
+template <class Policy, class T>
+void launch(const Policy& policy, const job<T>& j) {
+  dispatch(policy, [&](auto tag, const auto& p) { affine::run(tag, p, j); });
+}
+
+template <class Policy, class T>
+void transform_one(std::string_view fn, const Policy& policy, points_view<const T, 3> in,
+                   const polykern::affine3<T>& matrix, points_view<T, 3> out, kind what) {
+  check_views(fn, in, out);
+  const coefficients<T> c = prepare(fn, "matrix", 0, false, matrix, what);
+  const std::size_t offsets[2] = {0, in.count};
+  launch(policy, job<T>{in.data, in.stride, out.data, out.stride, in.count, offsets, {&c, 1}, what});
+}
+
+template <class Policy, class T>
+void transform_batched(std::string_view fn, const Policy& policy, points_view<const T, 3> in,
+                       std::span<const std::size_t> offsets, std::span<const polykern::affine3<T>> matrices,
+                       points_view<T, 3> out, kind what) {
+  check_views(fn, in, out);
+  require(offsets.size() == matrices.size() + 1, fn, "segment_offsets has ", offsets.size(), " entries for ",
+          matrices.size(), " matrices; must have matrices.size() + 1");
+  require(offsets[0] == 0, fn, "segment_offsets[0] is ", offsets[0], "; must be 0");
+  for (std::size_t s = 0; s + 1 < offsets.size(); ++s)
+    require(offsets[s] <= offsets[s + 1], fn, "segment_offsets[", s + 1, "] is ", offsets[s + 1],
+            " < segment_offsets[", s, "] = ", offsets[s], "; offsets must be non-decreasing");
+  require(offsets.back() == in.count, fn, "segment_offsets[", offsets.size() - 1, "] is ", offsets.back(),
+          " but in.count is ", in.count, "; the last offset must equal the point count");
+  std::vector<coefficients<T>> c(matrices.size());
+  for (std::size_t s = 0; s < matrices.size(); ++s) c[s] = prepare(fn, "matrices", s, true, matrices[s], what);
+  launch(policy, job<T>{in.data, in.stride, out.data, out.stride, in.count, offsets, c, what});
+}
+
+}  // namespace detail::affine
+
+// out[i] = R in[i] + t for every point (api.md §6). In place allowed.
+template <execution_policy Policy, class In, class T>
+  requires std::is_same_v<std::remove_const_t<In>, T> && detail::affine::element_type<T>
+void transform_points(const Policy& policy, points_view<In, 3> in, const affine3<T>& matrix, points_view<T, 3> out) {
+  detail::affine::transform_one<Policy, T>("transform_points", policy, in, matrix, out, detail::affine::kind::points);
+}
+
+// out[i] = normalize(inverse(R)^T in[i]); a zero normal stays zero; singular R is an
+// invalid_argument. The translation is ignored. In place allowed.
+template <execution_policy Policy, class In, class T>
+  requires std::is_same_v<std::remove_const_t<In>, T> && detail::affine::element_type<T>
+void transform_normals(const Policy& policy, points_view<In, 3> in, const affine3<T>& matrix, points_view<T, 3> out) {
+  detail::affine::transform_one<Policy, T>("transform_normals", policy, in, matrix, out, detail::affine::kind::normals);
+}
+
+// Many meshes in one call: points [segment_offsets[s], segment_offsets[s+1]) use matrices[s].
+// segment_offsets has matrices.size() + 1 entries, starts at 0, never decreases (empty
+// segments are fine) and ends at in.count.
+template <execution_policy Policy, class In, class T>
+  requires std::is_same_v<std::remove_const_t<In>, T> && detail::affine::element_type<T>
+void transform_points_batched(const Policy& policy, points_view<In, 3> in, std::span<const std::size_t> segment_offsets,
+                              std::type_identity_t<std::span<const affine3<T>>> matrices, points_view<T, 3> out) {
+  detail::affine::transform_batched<Policy, T>("transform_points_batched", policy, in, segment_offsets, matrices, out,
+                                               detail::affine::kind::points);
+}
+
+// transform_normals for many meshes in one call (segments as in transform_points_batched).
+template <execution_policy Policy, class In, class T>
+  requires std::is_same_v<std::remove_const_t<In>, T> && detail::affine::element_type<T>
+void transform_normals_batched(const Policy& policy, points_view<In, 3> in, std::span<const std::size_t> segment_offsets,
+                               std::type_identity_t<std::span<const affine3<T>>> matrices, points_view<T, 3> out) {
+  detail::affine::transform_batched<Policy, T>("transform_normals_batched", policy, in, segment_offsets, matrices, out,
+                                               detail::affine::kind::normals);
+}
 
 }  // namespace polykern

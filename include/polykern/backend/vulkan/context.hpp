@@ -444,11 +444,12 @@ class context {
 
 // The process-wide context used by exec::vulkan without an explicit one. Created on
 // first use; if creation fails, the vulkan_error propagates and the next call retries.
+// The static is initialised only once the context exists (a throwing initialisation is
+// retried on the next call), so its destructor is registered after the driver and layers
+// were loaded and runs before theirs: destroyed the other way round, the validation layer
+// leaked its state (LeakSanitizer) at exit.
 inline context& default_context() {
-  static std::mutex mutex;
-  static std::unique_ptr<context> instance;
-  std::lock_guard lock(mutex);
-  if (!instance) instance = std::make_unique<context>();
+  static const std::unique_ptr<context> instance = std::make_unique<context>();
   return *instance;
 }
 
