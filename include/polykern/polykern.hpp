@@ -1,5 +1,6 @@
 // Everything polykern offers, in one include.
 #pragma once
+#include "affine.hpp"
 #include "border.hpp"
 #include "error.hpp"
 #include "execution.hpp"
