@@ -161,7 +161,13 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const job<T>& j) {
                                        std::is_same_v<T, float> ? std::span<const std::uint32_t>(vulkan::shaders::affine_f32)
                                                                 : std::span<const std::uint32_t>(vulkan::shaders::affine_f64),
                                        4, sizeof(gpu::push_constants<T>), spec});
-  vulkan::buffer in_buf(ctx, in_size), out_buf(ctx, out_size), starts_buf(ctx, starts_size), mats_buf(ctx, mats_size);
+  // Packed xyz input: the shader writes each point where it read it, so one device buffer
+  // serves as input and output (half the device memory, and on unified-memory devices half
+  // the fresh pages to fault in per call).
+  const bool shared = j.in_stride == 3;
+  vulkan::buffer in_buf(ctx, in_size), own_out(shared ? vulkan::buffer() : vulkan::buffer(ctx, out_size));
+  const vulkan::buffer& out_buf = shared ? in_buf : own_out;
+  vulkan::buffer starts_buf(ctx, starts_size), mats_buf(ctx, mats_size);
 
   // Where results go: straight into `out` when it is packed xyz and no later submission
   // can fail after the input was overwritten; otherwise into `host` (packed xyz), copied
