@@ -37,9 +37,9 @@ namespace polykern::detail::affine {
 namespace gpu {
 
 template <class T>
-struct push_constants {  // matches Push in affine_f*.comp (std430: m at offset 16)
-  std::uint32_t count, segments, in_stride, row_width;
-  T m[12];  // the coefficients of a chunk with a single segment
+struct push_constants {  // matches Push in affine_f*.comp (std430: m at offset 32)
+  std::uint32_t count, segments, in_stride, row_width, first, pad[3];
+  T m[12];  // the coefficients when segments == 1
 };
 static_assert(sizeof(push_constants<double>) <= 128, "Vulkan guarantees 128 bytes of push constants");
 
@@ -49,6 +49,9 @@ inline constexpr std::uint32_t workgroup_size = 256;
 // Workgroups per dispatch at most; the shader loops (grid stride) over the rest. 2048 x 256
 // invocations fill a large GPU; on lavapipe each workgroup launch costs CPU time.
 inline constexpr std::uint64_t max_workgroups = 2048;
+// A chunk touching at most this many segments gets one dispatch per segment (coefficients
+// as push constants, no per-point search); more, and one dispatch searches the table.
+inline constexpr std::size_t dispatch_per_segment_up_to = 16;
 
 struct chunk {
   std::size_t begin, end;             // points
@@ -158,7 +161,13 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const job<T>& j) {
                                        std::is_same_v<T, float> ? std::span<const std::uint32_t>(vulkan::shaders::affine_f32)
                                                                 : std::span<const std::uint32_t>(vulkan::shaders::affine_f64),
                                        4, sizeof(gpu::push_constants<T>), spec});
-  vulkan::buffer in_buf(ctx, in_size), out_buf(ctx, out_size), starts_buf(ctx, starts_size), mats_buf(ctx, mats_size);
+  // Packed xyz input: the shader writes each point where it read it, so one device buffer
+  // serves as input and output (half the device memory, and on unified-memory devices half
+  // the fresh pages to fault in per call).
+  const bool shared = j.in_stride == 3;
+  vulkan::buffer in_buf(ctx, in_size), own_out(shared ? vulkan::buffer() : vulkan::buffer(ctx, out_size));
+  const vulkan::buffer& out_buf = shared ? in_buf : own_out;
+  vulkan::buffer starts_buf(ctx, starts_size), mats_buf(ctx, mats_size);
 
   // Where results go: straight into `out` when it is packed xyz and no later submission
   // can fail after the input was overwritten; otherwise into `host` (packed xyz), copied
@@ -201,18 +210,30 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const job<T>& j) {
     for (std::size_t k = 0; k < w.chunks.size(); ++k) {
       const auto& c = w.chunks[k];
       const std::size_t n = c.end - c.begin, entries = c.table_end - c.table_begin;
-      const std::uint64_t groups = std::min<std::uint64_t>((n + local - 1) / local, gpu::max_workgroups);
-      const std::uint32_t gx = static_cast<std::uint32_t>(std::min<std::uint64_t>(groups, max_groups));
-      const std::uint32_t gy = static_cast<std::uint32_t>((groups + gx - 1) / gx);
-      gpu::push_constants<T> push{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(entries),
-                                  static_cast<std::uint32_t>(j.in_stride), gx * local, {}};
-      if (entries == 1) std::memcpy(push.m, j.matrices[w.segments[c.table_begin]].m, sizeof push.m);
-      cmd.dispatch(pipe,
-                   {vulkan::binding(in_buf, (c.begin - first) * in_point, in_bytes_of(n)),
-                    vulkan::binding(out_buf, (c.begin - first) * out_point, n * out_point),
-                    vulkan::binding(starts_buf, starts_at[k], entries * 4),
-                    vulkan::binding(mats_buf, mats_at[k], entries * 12 * sizeof(T))},
-                   push, gx, gy);
+      const std::initializer_list<vulkan::binding> bindings = {
+          vulkan::binding(in_buf, (c.begin - first) * in_point, in_bytes_of(n)),
+          vulkan::binding(out_buf, (c.begin - first) * out_point, n * out_point),
+          vulkan::binding(starts_buf, starts_at[k], entries * 4),
+          vulkan::binding(mats_buf, mats_at[k], entries * 12 * sizeof(T))};
+      // Points [from, to) of the chunk: with `segment` (one table entry, push constants),
+      // or with the whole table when segment == entries.
+      const auto dispatch = [&](std::size_t from, std::size_t to, std::size_t segment) {
+        const std::uint64_t groups = std::min<std::uint64_t>((to - from + local - 1) / local, gpu::max_workgroups);
+        const std::uint32_t gx = static_cast<std::uint32_t>(std::min<std::uint64_t>(groups, max_groups));
+        const std::uint32_t gy = static_cast<std::uint32_t>((groups + gx - 1) / gx);
+        const bool one = segment < entries;
+        gpu::push_constants<T> push{static_cast<std::uint32_t>(to - from), one ? 1u : static_cast<std::uint32_t>(entries),
+                                    static_cast<std::uint32_t>(j.in_stride), gx * local, static_cast<std::uint32_t>(from),
+                                    {}, {}};
+        if (one) std::memcpy(push.m, j.matrices[w.segments[c.table_begin + segment]].m, sizeof push.m);
+        cmd.dispatch(pipe, bindings, push, gx, gy);
+      };
+      if (entries <= gpu::dispatch_per_segment_up_to) {
+        for (std::size_t e = 0; e < entries; ++e)
+          dispatch(w.starts[c.table_begin + e], e + 1 < entries ? w.starts[c.table_begin + e + 1] : n, e);
+      } else {
+        dispatch(0, n, entries);
+      }
     }
     T* destination = direct ? j.out + 3 * first : stage_all ? host.data() + 3 * first : host.data();
     cmd.download(out_buf, destination, (last - first) * out_point);

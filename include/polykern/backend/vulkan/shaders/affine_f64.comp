@@ -3,8 +3,9 @@
 // in: points with a stride of `in_stride` doubles; out: packed xyz (double[3*i], never dvec3).
 // Segment table of this chunk: starts[s] is the first point of segment s (starts[0] = 0,
 // strictly increasing), mats[12*s ..] its row-major 3x4 coefficients ([R | t] for points,
-// [N | 0] for normals, N proportional to inverse(R)^T). A chunk of one segment (every
-// single-matrix call) also has them in the push constants: uniform loads, no search.
+// [N | 0] for normals, N proportional to inverse(R)^T). A dispatch over one segment
+// (every single-matrix call, and each segment of a chunk with few of them) gets them as
+// push constants instead: uniform loads, no search.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool NORMALS = false;
 layout(std430, binding = 0) readonly buffer In { double src[]; };
@@ -12,10 +13,12 @@ layout(std430, binding = 1) writeonly buffer Out { double dst[]; };
 layout(std430, binding = 2) readonly buffer Starts { uint starts[]; };
 layout(std430, binding = 3) readonly buffer Matrices { double mats[]; };
 layout(push_constant) uniform Push {
-  uint count;      // points in this chunk
+  uint count;      // points of this dispatch
   uint segments;   // entries in starts / mats
   uint in_stride;  // doubles between input points
   uint row_width;  // invocations per row of the 2D grid
+  uint first;      // the first point of this dispatch, relative to the chunk
+  uint pad0, pad1, pad2;
   double m[12];     // the coefficients when segments == 1
 } pc;
 
@@ -56,5 +59,6 @@ void transform(uint i) {
 // per-dispatch cost on lavapipe) and still enough invocations to fill a large GPU.
 void main() {
   const uint grid = pc.row_width * gl_NumWorkGroups.y;
-  for (uint i = gl_GlobalInvocationID.y * pc.row_width + gl_GlobalInvocationID.x; i < pc.count; i += grid) transform(i);
+  for (uint i = gl_GlobalInvocationID.y * pc.row_width + gl_GlobalInvocationID.x; i < pc.count; i += grid)
+    transform(pc.first + i);
 }
