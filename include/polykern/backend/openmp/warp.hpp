@@ -9,10 +9,19 @@
 namespace polykern::detail::warp {
 
 inline constexpr std::size_t rows_per_chunk = 8;
+// Below this many destination pixels a parallel region costs more than it saves (and on a
+// loaded machine waiting for a second thread can cost milliseconds): run on this thread.
+// The rows are computed by the same code either way.
+inline constexpr std::size_t min_parallel_pixels = 32768;
 
 template <class T>
 void run(openmp_tag, const exec::openmp_policy& policy, const std::vector<job<T>>& jobs, image_view<T> dst) {
   const auto aux = prepare_simd(jobs, dst.channels);
+  if (dst.width * dst.height < min_parallel_pixels) {
+    scratch s;
+    draw_rows_simd(jobs, aux, dst, 0, dst.height, s);
+    return;
+  }
   parallel_chunks(policy, dst.height, rows_per_chunk, [&](std::size_t begin, std::size_t end) {
     scratch s;
     draw_rows_simd(jobs, aux, dst, begin, end, s);
