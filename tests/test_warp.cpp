@@ -662,3 +662,87 @@ TEST(WarpPolicies, SimdAndOpenMPAreBitwiseTheScalarReference) {
     check([&](auto p, auto& out) { pk::compose(p, tiles, out.view(), interp); }, pk::image<u8>(250, 150, 3, 7));
   }
 }
+
+// ---- Vulkan: chunking, failures, a workload over maxStorageBufferRange ----
+
+#if POLYKERN_HAS_VULKAN
+namespace {
+// The default context with its binding limit lowered for the duration of a test.
+struct lowered_binding_limit {
+  explicit lowered_binding_limit(std::uint64_t bytes) { pk::vulkan::default_context().limit_binding_bytes_for_testing(bytes); }
+  ~lowered_binding_limit() { pk::vulkan::default_context().limit_binding_bytes_for_testing(0); }
+};
+}  // namespace
+
+TEST(WarpVulkan, vulkan_BandsAndGroupsGiveTheUnchunkedResult) {
+  const auto src = noise<u8>(150, 90, 3, 81);
+  const auto fsrc = noise<float>(150, 90, 3, 82);
+  std::vector<pk::image<u8>> images;
+  for (int i = 0; i < 6; ++i) images.push_back(noise<u8>(40 + 7 * i, 30 + 3 * i, 3, 90 + i));
+  std::vector<pk::tile<u8>> tiles;
+  for (int i = 0; i < 6; ++i)
+    tiles.push_back({images[i].view(), i == 4 ? rotation(25, 0.7, 20, 15, 30 + 9 * i, 11 * i)
+                                              : affine(0.6 + 0.1 * i, 0, 5 + 20 * i, 0, 0.6 + 0.1 * i, 3 + 9 * i)});
+  const auto f = rotation(11, 1.3, 75, 45, -4, 2);
+  const auto run_all = [&](pk::image<u8>& a, pk::image<float>& b, pk::image<u8>& c, pk::image<u8>& d) {
+    pk::warp_affine(pk::exec::vulkan, src.view(), f, a.view(), interpolation::bilinear, {border::reflect});
+    pk::resize(pk::exec::vulkan, fsrc.view(), b.view(), interpolation::area);
+    pk::compose(pk::exec::vulkan, tiles, c.view(), interpolation::bilinear);
+    pk::compose(pk::exec::vulkan, tiles, d.view(), interpolation::area);
+  };
+  pk::image<u8> a(170, 100, 3), c(200, 120, 3, 5), d(200, 120, 3, 5);
+  pk::image<float> b(61, 37, 3);
+  run_all(a, b, c, d);
+  for (std::uint64_t limit : {6000u, 30000u, 70000u}) {
+    lowered_binding_limit lower(limit);
+    pk::image<u8> a2(170, 100, 3), c2(200, 120, 3, 5), d2(200, 120, 3, 5);
+    pk::image<float> b2(61, 37, 3);
+    run_all(a2, b2, c2, d2);
+    EXPECT_TRUE(same_pixels(a, a2)) << "warp_affine, binding limit " << limit;
+    EXPECT_TRUE(same_pixels(b, b2)) << "resize, binding limit " << limit;
+    EXPECT_TRUE(same_pixels(c, c2)) << "compose bilinear, binding limit " << limit;
+    EXPECT_TRUE(same_pixels(d, d2)) << "compose area, binding limit " << limit;
+  }
+  // And the CPU agrees.
+  pk::image<u8> cpu(200, 120, 3, 5);
+  pk::compose(pk::exec::simd, tiles, cpu.view(), interpolation::area);
+  std::vector<char> all(200 * 120, 1);
+  cv::Mat cm = as_mat(cpu);
+  expect_close_to(d, cm, all, 1, 1, "vulkan vs simd");
+}
+
+TEST(WarpVulkan, vulkan_AllocationFailureThrowsAndWithFallbackReruns) {
+  const auto src = noise<u8>(64, 48, 3, 83);
+  const auto f = rotation(7, 0.9, 32, 24, 1, 1);
+  pk::image<u8> want(60, 50, 3);
+  pk::warp_affine(pk::exec::simd, src.view(), f, want.view());
+  for (long after : {0L, 1L, 2L}) {
+    pk::image<u8> dst(60, 50, 3, 9);
+    {
+      pk::vulkan::testing::scoped_allocation_failure fail(after);
+      EXPECT_THROW(pk::warp_affine(pk::exec::vulkan, src.view(), f, dst.view()), pk::vulkan_error);
+    }
+    for (std::size_t y = 0; y < 50; ++y)
+      for (std::size_t x = 0; x < 180; ++x) ASSERT_EQ(dst.view().row(y)[x], 9) << "written before failing";
+    {
+      pk::vulkan::testing::scoped_allocation_failure fail(after);
+      pk::warp_affine(pk::exec::with_fallback(pk::exec::vulkan, pk::exec::simd), src.view(), f, dst.view());
+    }
+    EXPECT_TRUE(same_pixels(dst, want)) << "after " << after;
+  }
+}
+
+TEST(WarpVulkan, vulkan_SourceOverTheBindingLimit) {
+  // 6000 x 6000 RGBA uint8 = 144 MB > maxStorageBufferRange (128 MiB on lavapipe): the
+  // bands each upload part of the source.
+  pk::image<u8> src(6000, 6000, 4);
+  for (std::size_t y = 0; y < 6000; ++y) {
+    auto* row = reinterpret_cast<std::uint32_t*>(src.view().row(y));
+    for (std::size_t x = 0; x < 6000; ++x) row[x] = static_cast<std::uint32_t>(x * 2654435761u ^ y * 40503u);
+  }
+  pk::image<u8> a(600, 600, 4), b(600, 600, 4);
+  pk::resize(pk::exec::vulkan, src.view(), a.view(), interpolation::nearest);
+  pk::resize(pk::exec::simd, src.view(), b.view(), interpolation::nearest);
+  EXPECT_TRUE(same_pixels(a, b));
+}
+#endif

@@ -1,13 +1,13 @@
 // Image warps, part 4: the Vulkan backend. Host side of shaders/warp.comp.
 //
-// The destination is processed in bands of rows. For a band, every job (tile) that draws
-// into it contributes the rectangle of its source that the band's taps can reach (after the
+// The destination is processed in pieces (bands of rows, cut into columns only when a band
+// is still too big). For a piece, every job (tile) that draws into it contributes the rectangle of its source that the band's taps can reach (after the
 // border map), packed into one source buffer; its 40-word record, spans and tables go to a
 // plan buffer. Jobs are grouped so that each group's sources fit one storage-buffer binding
 // (ctx.max_binding_bytes()); each group is one dispatch, in order, so later tiles stay on
-// top. A compose of tiles that fit one binding is one band, one dispatch, one submission.
-// Larger work gets more bands (a band's rows and every one of its source rectangles must
-// each fit a binding) and/or more groups. Every device buffer is created before any user
+// top. A compose of tiles that fit one binding is one piece, one dispatch, one submission.
+// Larger work gets more pieces (a piece and every one of its source rectangles must each
+// fit a binding) and/or more groups. Every device buffer is created before any user
 // memory is written, so a failure (vulkan_error) leaves the caller free to rerun the whole
 // call elsewhere (exec::with_fallback): all pixels the call writes are written again.
 #pragma once
@@ -39,7 +39,7 @@ inline constexpr std::uint32_t none = 0xFFFFFFFFu;
 inline constexpr std::uint32_t local_size = 64;
 
 struct push_constants {
-  std::uint32_t width, rows, band_y0, channels, is_float, stride, jobs, pad;
+  std::uint32_t width, rows, x0, y0, channels, is_float, stride, jobs;
 };
 
 // Words per row of `pixels` pixels: uint8 packs four bytes to a word.
@@ -71,31 +71,35 @@ inline std::pair<std::int32_t, std::int32_t> mapped_range(std::int64_t lo, std::
   return {std::min(a, b), b};
 }
 
-// The source rectangle job j reads while drawing destination rows [ya, yb) (j's region
-// intersects them). Conservative by a pixel or two.
+// The source rectangle job j reads while drawing the destination rectangle `d` (which
+// meets j's region). Conservative by a pixel or two.
 template <class T>
-rect source_rect(const job<T>& j, std::int32_t ya, std::int32_t yb) {
+rect source_rect(const job<T>& j, const rect& d) {
   const auto w = static_cast<std::int32_t>(j.src.width), h = static_cast<std::int32_t>(j.src.height);
-  const std::int32_t y0 = std::max(j.y0, ya), y1 = std::min(j.y1, yb);
+  const std::int32_t x0 = std::max(j.x0, d.x0), x1 = std::min(j.x1, d.x1);
+  const std::int32_t y0 = std::max(j.y0, d.y0), y1 = std::min(j.y1, d.y1);
   rect r;
   if (j.kind == sampler::nearest_table || j.kind == sampler::area_table) {
-    std::int32_t lo = h, hi = -1;
-    for (std::int32_t y = y0; y < y1; ++y) {
-      const auto i = static_cast<std::size_t>(y - j.y0);
-      for (std::int32_t t = j.yt.offset[i]; t < j.yt.offset[i + 1]; ++t)
-        lo = std::min(lo, j.yt.index[t]), hi = std::max(hi, j.yt.index[t]);
-    }
-    r.x0 = std::max(j.xt.lowest, 0), r.x1 = std::min(j.xt.highest + 1, w);
-    r.y0 = std::max(lo, 0), r.y1 = std::min(hi + 1, h);
+    const auto range = [](const axis_table& t, std::int32_t from, std::int32_t to) {
+      std::int32_t lo = std::numeric_limits<std::int32_t>::max(), hi = -1;
+      for (std::int32_t i = from; i < to; ++i)
+        for (std::int32_t k = t.offset[static_cast<std::size_t>(i)]; k < t.offset[static_cast<std::size_t>(i) + 1]; ++k)
+          lo = std::min(lo, t.index[static_cast<std::size_t>(k)]), hi = std::max(hi, t.index[static_cast<std::size_t>(k)]);
+      return std::pair{lo, hi};
+    };
+    const auto [lx, hx] = range(j.xt, x0 - j.x0, x1 - j.x0);
+    const auto [ly, hy] = range(j.yt, y0 - j.y0, y1 - j.y0);
+    r.x0 = std::max(lx, 0), r.x1 = std::min(hx + 1, w);
+    r.y0 = std::max(ly, 0), r.y1 = std::min(hy + 1, h);
   } else {
     double lx = 1e300, hx = -1e300, ly = 1e300, hy = -1e300;
-    for (double x : {j.x0 - 1.0, j.x1 + 0.0})
+    for (double x : {x0 - 1.0, x1 + 0.0})
       for (double y : {y0 - 1.0, y1 + 0.0}) {
         const double sx = j.m[0][0] * x + j.m[0][1] * y + j.m[0][2], sy = j.m[1][0] * x + j.m[1][1] * y + j.m[1][2];
         lx = std::min(lx, sx), hx = std::max(hx, sx), ly = std::min(ly, sy), hy = std::max(hy, sy);
       }
     double reach = 0;  // supersample offsets
-    for (float d : j.sub) reach = std::max(reach, std::abs(static_cast<double>(d)));
+    for (float v : j.sub) reach = std::max(reach, std::abs(static_cast<double>(v)));
     const auto lo = [&](double v) { return static_cast<std::int64_t>(std::floor(v - reach)) - 2; };
     const auto hi = [&](double v) { return static_cast<std::int64_t>(std::floor(v + reach)) + 2; };
     const auto [ax, bx] = mapped_range(lo(lx), hi(hx), w, j.mode);
@@ -120,7 +124,7 @@ struct group {
   std::size_t meta_offset = 0, meta_bytes = 0;  // in the plan buffer
 };
 struct band {
-  std::int32_t y0 = 0, y1 = 0;
+  rect area;                        // the destination pixels this piece of work draws
   std::vector<std::size_t> active;  // indices of jobs drawing into the band
   std::vector<rect> rects;          // their source rectangles
   std::vector<group> groups;
@@ -133,49 +137,50 @@ std::size_t meta_words(const job<T>& j) {
          j.yt.offset.size() + j.yt.index.size() + j.yt.weight.size();
 }
 
-// Bands of `rows` rows; false if a band or one of its source rectangles exceeds `limit`.
+// Pieces of `rows` x `cols` destination pixels; false if a piece or one of its source
+// rectangles exceeds `limit`.
 template <class T>
-bool plan_bands(const std::vector<job<T>>& jobs, image_view<T> dst, std::int32_t rows, std::size_t limit,
+bool plan_bands(const std::vector<job<T>>& jobs, image_view<T> dst, std::int32_t rows, std::int32_t cols, std::size_t limit,
                 std::size_t alignment, std::vector<band>& out) {
   out.clear();
   const std::size_t channels = dst.channels;
-  const std::size_t dst_row_bytes = row_words<T>(dst.width, channels) * 4;
-  if (static_cast<std::size_t>(rows) * dst_row_bytes > limit) return false;
-  const auto height = static_cast<std::int32_t>(dst.height);
-  for (std::int32_t ya = 0; ya < height; ya += rows) {
-    band b;
-    b.y0 = ya, b.y1 = std::min(height, ya + rows);
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      const auto& j = jobs[i];
-      if (j.y1 <= b.y0 || j.y0 >= b.y1) continue;
-      const rect r = source_rect(j, b.y0, b.y1);
-      if (rect_bytes<T>(r, channels) > limit) return false;
-      b.active.push_back(i);
-      b.rects.push_back(r);
-    }
-    // Group consecutive jobs while their sources fit one binding.
-    for (std::size_t k = 0; k < b.active.size();) {
-      group g;
-      g.first = k;
-      g.src_offset = b.src_bytes;
-      g.meta_offset = b.meta_bytes;
-      std::size_t words = 0;
-      while (k < b.active.size()) {
-        const std::size_t bytes = align_up(rect_bytes<T>(b.rects[k], channels), 4);
-        if (k > g.first && g.src_bytes + bytes > limit) break;
-        g.src_bytes += bytes;
-        words += meta_words(jobs[b.active[k]]);
-        ++k;
+  if (static_cast<std::size_t>(rows) * row_words<T>(static_cast<std::size_t>(cols), channels) * 4 > limit) return false;
+  const auto height = static_cast<std::int32_t>(dst.height), width = static_cast<std::int32_t>(dst.width);
+  for (std::int32_t ya = 0; ya < height; ya += rows)
+    for (std::int32_t xa = 0; xa < width; xa += cols) {
+      band b;
+      b.area = {xa, ya, std::min(width, xa + cols), std::min(height, ya + rows)};
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& j = jobs[i];
+        if (j.y1 <= b.area.y0 || j.y0 >= b.area.y1 || j.x1 <= b.area.x0 || j.x0 >= b.area.x1) continue;
+        const rect r = source_rect(j, b.area);
+        if (rect_bytes<T>(r, channels) > limit) return false;
+        b.active.push_back(i);
+        b.rects.push_back(r);
       }
-      g.last = k;
-      g.meta_bytes = words * 4;
-      if (g.meta_bytes > limit) return false;
-      b.src_bytes = align_up(g.src_offset + g.src_bytes, alignment);
-      b.meta_bytes = align_up(g.meta_offset + g.meta_bytes, alignment);
-      b.groups.push_back(g);
+      // Group consecutive jobs while their sources fit one binding.
+      for (std::size_t k = 0; k < b.active.size();) {
+        group g;
+        g.first = k;
+        g.src_offset = b.src_bytes;
+        g.meta_offset = b.meta_bytes;
+        std::size_t words = 0;
+        while (k < b.active.size()) {
+          const std::size_t bytes = align_up(rect_bytes<T>(b.rects[k], channels), 4);
+          if (k > g.first && g.src_bytes + bytes > limit) break;
+          g.src_bytes += bytes;
+          words += meta_words(jobs[b.active[k]]);
+          ++k;
+        }
+        g.last = k;
+        g.meta_bytes = words * 4;
+        if (g.meta_bytes > limit) return false;
+        b.src_bytes = align_up(g.src_offset + g.src_bytes, alignment);
+        b.meta_bytes = align_up(g.meta_offset + g.meta_bytes, alignment);
+        b.groups.push_back(g);
+      }
+      if (!b.active.empty()) out.push_back(std::move(b));
     }
-    out.push_back(std::move(b));
-  }
   return true;
 }
 
@@ -233,20 +238,23 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
   const std::size_t alignment = std::max<std::size_t>(ctx.info().min_storage_buffer_offset_alignment, 16);
   const std::size_t channels = dst.channels;
 
-  // Bands: as many rows as fit, halving until every band and source rectangle fits a binding.
+  // Pieces: the whole image if it fits, else halve the longer side until every piece and
+  // every source rectangle it needs fits a binding.
   std::vector<band> bands;
-  auto rows = static_cast<std::int32_t>(dst.height);
-  while (!plan_bands(jobs, dst, rows, limit, alignment, bands)) {
-    if (rows == 1)
+  auto rows = static_cast<std::int32_t>(dst.height), cols = static_cast<std::int32_t>(dst.width);
+  while (!plan_bands(jobs, dst, rows, cols, limit, alignment, bands)) {
+    if (rows == 1 && cols == 1)
       throw vulkan_error("warp", vulkan::result_name(VK_ERROR_FEATURE_NOT_PRESENT),
-                         "one destination row or its source needs more than maxStorageBufferRange");
-    rows = (rows + 1) / 2;
+                         "one destination pixel's source needs more than maxStorageBufferRange");
+    if (rows >= cols) rows = (rows + 1) / 2;
+    else cols = (cols + 1) / 2;
   }
   // Every buffer before any user memory is written.
-  std::size_t src_bytes = 4, meta_bytes = 4;
-  for (const auto& b : bands) src_bytes = std::max(src_bytes, b.src_bytes), meta_bytes = std::max(meta_bytes, b.meta_bytes);
-  const std::size_t dst_words = row_words<T>(dst.width, channels);
-  const std::size_t dst_bytes = dst_words * 4 * static_cast<std::size_t>(std::min<std::int32_t>(rows, static_cast<std::int32_t>(dst.height)));
+  std::size_t src_bytes = 4, meta_bytes = 4, dst_bytes = 4;
+  for (const auto& b : bands) {
+    src_bytes = std::max(src_bytes, b.src_bytes), meta_bytes = std::max(meta_bytes, b.meta_bytes);
+    dst_bytes = std::max(dst_bytes, b.area.height() * row_words<T>(b.area.width(), channels) * 4);
+  }
   vulkan::buffer src_buf(ctx, src_bytes), dst_buf(ctx, dst_bytes), meta_buf(ctx, meta_bytes);
   const std::uint32_t spec[] = {local_size};
   const auto& pipe = ctx.get_pipeline({"warp", vulkan::shaders::warp, 3, sizeof(push_constants), spec});
@@ -259,13 +267,16 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
   std::vector<std::uint32_t> meta_host;
   const auto& limits = ctx.info().max_workgroup_count;
   for (const auto& b : bands) {
-    const std::size_t band_rows = static_cast<std::size_t>(b.y1 - b.y0);
+    const std::size_t band_rows = b.area.height(), band_cols = b.area.width();
+    const std::size_t dst_words = row_words<T>(band_cols, channels);
     const std::size_t band_bytes = band_rows * dst_words * 4;
     dst_host.resize(band_bytes);
-    const std::size_t row_bytes = dst.width * channels * sizeof(T);
+    const std::size_t row_bytes = band_cols * channels * sizeof(T);
+    const auto user_row = [&](std::size_t y) {
+      return dst.row(static_cast<std::size_t>(b.area.y0) + y) + static_cast<std::size_t>(b.area.x0) * channels;
+    };
     if (!covers_all)
-      for (std::size_t y = 0; y < band_rows; ++y)
-        std::memcpy(dst_host.data() + y * dst_words * 4, dst.row(static_cast<std::size_t>(b.y0) + y), row_bytes);
+      for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(dst_host.data() + y * dst_words * 4, user_row(y), row_bytes);
     src_host.assign(b.src_bytes, std::byte{0});
     meta_host.assign(b.meta_bytes / 4, 0);
     for (const auto& g : b.groups) {
@@ -283,15 +294,16 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
     cmd.upload(meta_buf, meta_host.data(), meta_host.size() * 4);
     if (!covers_all) cmd.upload(dst_buf, dst_host.data(), band_bytes);
     const bool is_float = std::is_same_v<T, float>;
-    const std::size_t items = is_float ? dst.width : dst_words;
+    const std::size_t items = is_float ? band_cols : dst_words;
     const auto groups_x = static_cast<std::uint32_t>(std::min<std::size_t>((items + local_size - 1) / local_size, limits[0]));
     const auto groups_y = static_cast<std::uint32_t>(std::min<std::size_t>(band_rows, limits[1]));
     for (std::size_t gi = 0; gi < b.groups.size(); ++gi) {
       const auto& g = b.groups[gi];
       if (gi > 0) cmd.barrier();  // later groups draw over earlier ones
-      const push_constants push{static_cast<std::uint32_t>(dst.width), static_cast<std::uint32_t>(band_rows),
-                                static_cast<std::uint32_t>(b.y0), static_cast<std::uint32_t>(channels), is_float ? 1u : 0u,
-                                static_cast<std::uint32_t>(dst_words), static_cast<std::uint32_t>(g.last - g.first), 0};
+      const push_constants push{static_cast<std::uint32_t>(band_cols), static_cast<std::uint32_t>(band_rows),
+                                static_cast<std::uint32_t>(b.area.x0), static_cast<std::uint32_t>(b.area.y0),
+                                static_cast<std::uint32_t>(channels), is_float ? 1u : 0u,
+                                static_cast<std::uint32_t>(dst_words), static_cast<std::uint32_t>(g.last - g.first)};
       cmd.dispatch(pipe,
                    {vulkan::binding(src_buf, g.src_offset, std::max<std::size_t>(g.src_bytes, 4)),
                     vulkan::binding(dst_buf, 0, band_bytes), vulkan::binding(meta_buf, g.meta_offset, g.meta_bytes)},
@@ -299,8 +311,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
     }
     cmd.download(dst_buf, dst_host.data(), band_bytes);
     cmd.submit();
-    for (std::size_t y = 0; y < band_rows; ++y)
-      std::memcpy(dst.row(static_cast<std::size_t>(b.y0) + y), dst_host.data() + y * dst_words * 4, row_bytes);
+    for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(user_row(y), dst_host.data() + y * dst_words * 4, row_bytes);
   }
 }
 

@@ -1,7 +1,7 @@
 #version 450
 // Image warps on Vulkan (warp_affine, resize, compose): one shader for every sampler, so
-// one pipeline to compile. The host (backend/vulkan/warp.hpp) uploads a band of destination
-// rows, the source rectangles the band needs, and the plan: one 40-word record per job
+// one pipeline to compile. The host (backend/vulkan/warp.hpp) uploads a piece of the
+// destination (a band of rows, or part of one), the source rectangles the piece needs, and the plan: one 40-word record per job
 // (tile) plus its spans and tables. Every destination pixel asks the jobs from the last to
 // the first whether their span covers it, and the first that does samples it (later tiles
 // on top); pixels no job covers keep their value.
@@ -18,14 +18,13 @@ layout(std430, binding = 1) buffer Dst { uint dst[]; };
 layout(std430, binding = 2) readonly buffer Meta { uint meta[]; };
 
 layout(push_constant) uniform Push {
-  uint width;     // destination pixels per row
-  uint rows;      // rows in this band
-  uint band_y0;   // destination row of the band's first row
+  uint width;     // destination pixels per row of this piece
+  uint rows;      // rows of this piece
+  uint x0, y0;    // destination pixel of the piece's first pixel
   uint channels;  // 1..4
   uint is_float;  // 0: uint8 packed, 1: float
-  uint stride;    // destination words per row in the band buffer
+  uint stride;    // words per row in the piece's buffer
   uint jobs;      // job records at meta[0 .. 40*jobs)
-  uint pad;
 } pc;
 
 // Job record fields (keep in sync with backend/vulkan/warp.hpp).
@@ -188,13 +187,13 @@ void main() {
   uint step_x = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   uint C = pc.channels;
   for (uint r = gl_GlobalInvocationID.y; r < pc.rows; r += gl_NumWorkGroups.y) {
-    int y = int(pc.band_y0 + r);
+    int y = int(pc.y0 + r);
     uint row = r * pc.stride;
     if (pc.is_float != 0u) {
       for (uint x = gl_GlobalInvocationID.x; x < pc.width; x += step_x) {
-        uint j = cover(int(x), y);
+        uint j = cover(int(pc.x0 + x), y);
         if (j == NONE) continue;
-        vec4 v = sample_pixel(load_job(j), int(x), y);
+        vec4 v = sample_pixel(load_job(j), int(pc.x0 + x), y);
         uint o = row + x * C;
         dst[o] = floatBitsToUint(v.x);
         if (C > 1u) dst[o + 1u] = floatBitsToUint(v.y);
@@ -210,9 +209,9 @@ void main() {
       uint word = dst[row + k];
       bool changed = false;
       for (uint p = first; p <= last; ++p) {
-        uint j = cover(int(p), y);
+        uint j = cover(int(pc.x0 + p), y);
         if (j == NONE) continue;
-        uvec4 q = uvec4(clamp(roundEven(sample_pixel(load_job(j), int(p), y)), 0.0, 255.0));
+        uvec4 q = uvec4(clamp(roundEven(sample_pixel(load_job(j), int(pc.x0 + p), y)), 0.0, 255.0));
         for (uint c = 0u; c < C; ++c) {
           uint e = p * C + c;
           if (e < 4u * k || e >= 4u * k + 4u || e >= bytes) continue;
