@@ -166,23 +166,24 @@ inline auto nearest_tap(const coordinate<V>& c) {
   return to_int(c.whole + floor(c.part + V(0.5f)));
 }
 
-// The bilinear blend of four taps, as lerps: p0 + f * (p1 - p0). Written so that no product
-// is ever added to anything outside an explicit fma: with -ffp-contract=fast (GCC's default)
-// the compiler may otherwise fuse `a*b + c*d` either way round, and the scalar and SIMD
-// instantiations would differ in the last bit. For float images a tap whose weight is
-// exactly zero is not used, so NaN there does not leak into neighbours (identity warps
-// and integer translations reproduce the source exactly, NaN included).
+// The bilinear blend of four taps: two vertical lerps p0 + fy * (p1 - p0), then one
+// horizontal lerp between them. Written so that no product is ever added to anything
+// outside an explicit fma: with -ffp-contract=fast (GCC's default) the compiler may
+// otherwise fuse `a*b + c*d` either way round, and the scalar and SIMD instantiations
+// would differ in the last bit. Vertical first, so that axis-aligned warps can blend whole
+// source rows once and then resample columns (backend/simd) with the same arithmetic.
+// For float images a tap whose weight is exactly zero is not used, so NaN there does not
+// leak into neighbours (identity warps and integer translations reproduce the source
+// exactly, NaN included).
+template <class T, class V>
+inline V vlerp(const V& p0, const V& p1, const V& f) {
+  V v = fma(f, p1 - p0, p0);
+  if constexpr (std::is_same_v<T, float>) v = select(f == V(0.0f), p0, v);
+  return v;
+}
 template <class T, class V>
 inline V bilerp(const V& p00, const V& p01, const V& p10, const V& p11, const V& fx, const V& fy) {
-  V v0 = fma(fx, p01 - p00, p00);
-  V v1 = fma(fx, p11 - p10, p10);
-  if constexpr (std::is_same_v<T, float>) {
-    v0 = select(fx == V(0.0f), p00, v0);
-    v1 = select(fx == V(0.0f), p10, v1);
-  }
-  V v = fma(fy, v1 - v0, v0);
-  if constexpr (std::is_same_v<T, float>) v = select(fy == V(0.0f), v0, v);
-  return v;
+  return vlerp<T>(vlerp<T>(p00, p10, fy), vlerp<T>(p01, p11, fy), fx);
 }
 
 // ---- the plan ----
@@ -210,6 +211,22 @@ struct axis_table {
     lowest = std::min(lowest, src), highest = std::max(highest, src);
   }
   void next() { offset.push_back(static_cast<std::int32_t>(index.size())); }
+  // Gives every index the same number of taps, padding with weight 0 on its first tap
+  // (a value it already reads), so vector backends can run fixed-length tap loops and
+  // every backend still adds the very same terms in the same order.
+  void pad() {
+    std::int32_t k = 0;
+    for (std::size_t i = 0; i < size(); ++i) k = std::max(k, taps(i));
+    axis_table t;
+    for (std::size_t i = 0; i < size(); ++i) {
+      for (std::int32_t q = 0; q < k; ++q) {
+        const bool real = q < taps(i);
+        t.add(index[static_cast<std::size_t>(offset[i] + (real ? q : 0))], real ? weight[static_cast<std::size_t>(offset[i] + q)] : 0.0f);
+      }
+      t.next();
+    }
+    *this = std::move(t);
+  }
 };
 
 template <class T>
@@ -407,6 +424,7 @@ job<T> resize_job(image_view<const T> src, std::size_t dst_w, std::size_t dst_h,
       } else {
         j.xt = opencv_area_blend_table(dw, sw, scale_x, inv_x), j.yt = opencv_area_blend_table(dh, sh, scale_y, inv_y);
       }
+      j.xt.pad(), j.yt.pad();
       break;
   }
   set_coords(j);
@@ -462,6 +480,7 @@ bool compose_job(const tile<T>& t, const double inv[2][3], std::size_t canvas_w,
         j.kind = sampler::area_table;
         j.xt = box_table(j.x0, j.x1, j.m[0][0], j.m[0][2], static_cast<std::int32_t>(t.image.width));
         j.yt = box_table(j.y0, j.y1, j.m[1][1], j.m[1][2], static_cast<std::int32_t>(t.image.height));
+        j.xt.pad(), j.yt.pad();
       } else {
         j.kind = sampler::supersample;
         // One bilinear sample per source pixel the destination pixel's edges span.

@@ -56,6 +56,26 @@ inline VI gather_words(const std::uint8_t* base, const VI& offsets) {
 #endif
 }
 
+// Elements at element indices. (xsimd 8.1 gathers float lane by lane on AVX-512.)
+inline VF gather(const float* base, const VI& index) {
+#if defined(POLYKERN_WARP_AVX512)
+  return VF(_mm512_i32gather_ps(index, base, 4));
+#elif defined(POLYKERN_WARP_AVX2)
+  return VF(_mm256_i32gather_ps(base, index, 4));
+#else
+  return VF::gather(base, index);
+#endif
+}
+inline VI gather(const std::int32_t* base, const VI& index) {
+#if defined(POLYKERN_WARP_AVX512)
+  return VI(_mm512_i32gather_epi32(index, base, 4));
+#elif defined(POLYKERN_WARP_AVX2)
+  return VI(_mm256_i32gather_epi32(base, index, 4));
+#else
+  return VI::gather(base, index);
+#endif
+}
+
 inline VF byte_of(const VI& word, int b) { return xsimd::to_float((word >> (8 * b)) & VI(0xFF)); }
 
 // N consecutive elements as floats.
@@ -110,6 +130,17 @@ inline void store_pixels(std::uint8_t* out, const VF* v) {
     if constexpr (C == 4) {
       word.store_unaligned(reinterpret_cast<std::int32_t*>(out));
     } else {
+#if defined(POLYKERN_WARP_AVX512) && defined(__AVX512VBMI__)
+      // One byte permute packs the 16 words' first C bytes together.
+      alignas(64) static constexpr auto index = [] {
+        std::array<std::uint8_t, 64> i{};
+        for (int b = 0; b < 16 * C; ++b) i[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(b / C * 4 + b % C);
+        return i;
+      }();
+      const __m512i packed = _mm512_permutexvar_epi8(_mm512_load_si512(index.data()), word);
+      _mm512_mask_storeu_epi8(out, (__mmask64{1} << (16 * C)) - 1, packed);
+      return;
+#endif
       alignas(64) std::int32_t w[N];
       word.store_aligned(w);
       // Overlapping 4-byte stores; each spills into the next pixel, which is written after it.
@@ -142,8 +173,8 @@ inline void fetch_pair(const std::uint8_t* base, const VI& off, VF* t0, VF* t1) 
 template <int C>
 inline void fetch_pair(const float* base, const VI& off, VF* t0, VF* t1) {
   for (int c = 0; c < C; ++c) {
-    t0[c] = VF::gather(base, off + VI(c));
-    t1[c] = VF::gather(base, off + VI(C + c));
+    t0[c] = gather(base, off + VI(c));
+    t1[c] = gather(base, off + VI(C + c));
   }
 }
 // One tap of C channels (reads 4 bytes at `off` for uint8: the caller keeps that in bounds).
@@ -154,7 +185,7 @@ inline void fetch_one(const std::uint8_t* base, const VI& off, VF* t) {
 }
 template <int C>
 inline void fetch_one(const float* base, const VI& off, VF* t) {
-  for (int c = 0; c < C; ++c) t[c] = VF::gather(base, off + VI(c));
+  for (int c = 0; c < C; ++c) t[c] = gather(base, off + VI(c));
 }
 
 }  // namespace vec
@@ -168,6 +199,15 @@ struct simd_aux {
   std::vector<std::int32_t> xmap, ymap;              // border_index of raw index lo + i
   std::int64_t limit = 0;    // largest offset a 4-byte word read may start at (uint8)
   double ilx = 0, ihx = 0, ily = 0, ihy = 0;  // interior bounds for span_of
+  // Axis-aligned bilinear: per region column, the element offset x0 * C of its left tap in
+  // a source row and its weight fx (the x coordinate does not depend on the row).
+  bool aligned = false;
+  std::vector<std::int32_t> col_off;
+  std::vector<float> col_fx;
+  // area_table: per tap k and region element e, source element offset and weight.
+  std::int32_t taps = 0;
+  std::vector<std::int32_t> a_off;
+  std::vector<float> a_w;
 };
 
 template <class T, int C>
@@ -187,6 +227,25 @@ simd_aux prepare_simd(const job<T>& j) {
   } else {
     const double pad = std::is_same_v<T, std::uint8_t> && C != 4 ? (C == 1 ? 3 : 1) : 0;
     a.ilx = -0.5 + d, a.ihx = w - 0.5 - d - pad, a.ily = -0.5 + d, a.ihy = h - 0.5 - d;
+  }
+  if (j.kind == sampler::bilinear && j.m[0][1] == 0 && j.m[1][0] == 0 && !a.translation && a.vector) {
+    a.aligned = true;
+    const row_base rb = row_of(j.k, j.y0);  // the x coordinate does not depend on the row
+    for (std::int32_t x = j.x0; x < j.x1; ++x) {
+      const auto [x0, fx] = bilinear_tap(coordinate_of(j.k.x.a, static_cast<float>(x - j.k.ox), rb.hx, rb.lx));
+      a.col_off.push_back(x0 * C), a.col_fx.push_back(fx);
+    }
+  }
+  if (j.kind == sampler::area_table && a.vector) {
+    a.taps = j.xt.taps(0);
+    const std::size_t n = j.xt.size() * C;
+    a.a_off.resize(n * static_cast<std::size_t>(a.taps)), a.a_w.resize(n * static_cast<std::size_t>(a.taps));
+    for (std::size_t i = 0; i < j.xt.size(); ++i)
+      for (std::int32_t k = 0; k < a.taps; ++k)
+        for (int c = 0; c < C; ++c) {
+          const std::size_t t = static_cast<std::size_t>(j.xt.offset[i] + k), at = k * n + i * C + c;
+          a.a_off[at] = j.xt.index[t] * C + c, a.a_w[at] = j.xt.weight[t];
+        }
   }
   if (j.kind == sampler::bilinear || j.kind == sampler::nearest) {
     // Raw tap ranges over the region (extremes of an affine map are at the corners).
@@ -228,7 +287,7 @@ inline bool warp_batch(const job<T>& j, const simd_aux& a, const row_base& rb, s
     } else {
       ix = xsimd::min(xsimd::max(ix, VI(a.xlo)), VI(a.xhi)) - VI(a.xlo);
       iy = xsimd::min(xsimd::max(iy, VI(a.ylo)), VI(a.yhi)) - VI(a.ylo);
-      const VI mx = VI::gather(a.xmap.data(), ix), my = VI::gather(a.ymap.data(), iy);
+      const VI mx = gather(a.xmap.data(), ix), my = gather(a.ymap.data(), iy);
       const auto valid = (mx >= VI(0)) & (my >= VI(0));
       const VI off = xsimd::select(valid, my * stride + mx * channels, VI(0));
       if constexpr (std::is_same_v<T, std::uint8_t>)
@@ -250,8 +309,8 @@ inline bool warp_batch(const job<T>& j, const simd_aux& a, const row_base& rb, s
     } else {
       const VI ix0 = xsimd::min(xsimd::max(x0, VI(a.xlo)), VI(a.xhi - 1)) - VI(a.xlo);
       const VI iy0 = xsimd::min(xsimd::max(y0, VI(a.ylo)), VI(a.yhi - 1)) - VI(a.ylo);
-      const VI mx0 = VI::gather(a.xmap.data(), ix0), mx1 = VI::gather(a.xmap.data(), ix0 + VI(1));
-      const VI my0 = VI::gather(a.ymap.data(), iy0), my1 = VI::gather(a.ymap.data(), iy0 + VI(1));
+      const VI mx0 = gather(a.xmap.data(), ix0), mx1 = gather(a.xmap.data(), ix0 + VI(1));
+      const VI my0 = gather(a.ymap.data(), iy0), my1 = gather(a.ymap.data(), iy0 + VI(1));
       const VI zero(0);
       const auto vx0 = mx0 >= zero, vx1 = mx1 >= zero, vy0 = my0 >= zero, vy1 = my1 >= zero;
       const bool constant = j.mode == border::constant;
@@ -313,6 +372,48 @@ inline void translate_run(const job<T>& j, const row_base& rb, std::int32_t xa, 
     d[e] = to_element<T>(bilerp<T>(float(s0[e]), float(s0[e + C]), float(s1[e]), float(s1[e + C]), fx, fy));
 }
 
+// Asks for source rows [r0, r1] x columns [c0, c1] to be brought into cache: the taps of
+// the next destination row, which start short streams the hardware prefetcher misses.
+template <class T, int C>
+inline void prefetch_rows(const job<T>& j, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
+  r0 = std::max<std::int64_t>(r0, 0), r1 = std::min<std::int64_t>(r1, static_cast<std::int64_t>(j.src.height) - 1);
+  c0 = std::max<std::int64_t>(c0, 0), c1 = std::min<std::int64_t>(c1, static_cast<std::int64_t>(j.src.width) - 1);
+  for (std::int64_t r = r0; r <= r1; ++r) {
+    const char* p = reinterpret_cast<const char*>(j.src.row(static_cast<std::size_t>(r)) + c0 * C);
+    const char* e = reinterpret_cast<const char*>(j.src.row(static_cast<std::size_t>(r)) + (c1 + 1) * C);
+    for (; p < e; p += 64) __builtin_prefetch(p, 0, 3);
+  }
+}
+
+// Axis-aligned bilinear on interior pixels: the row's taps and weight are constant, the
+// columns' come from tables. The same values and blend as warp_batch.
+template <class T, int C>
+inline void aligned_run(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t xa, std::int32_t xb, T* out,
+                        std::int32_t y) {
+  using namespace vec;
+  const auto [y0, fy] = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(xa - j.k.ox), rb.hy, rb.ly));
+  if (y + 1 < j.y1) {
+    const row_base next = row_of(j.k, y + 1);
+    const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(xa - j.k.ox), next.hy, next.ly)).first;
+    const std::int32_t c0 = a.col_off[static_cast<std::size_t>(xa - j.x0)] / C, c1 = a.col_off[static_cast<std::size_t>(xb - 1 - j.x0)] / C;
+    prefetch_rows<T, C>(j, y1, y1 + 1, std::min(c0, c1), std::max(c0, c1) + 1);
+  }
+  const VI row0(y0 * static_cast<std::int32_t>(j.src.row_stride)), stride(static_cast<std::int32_t>(j.src.row_stride));
+  const VF vfy(fy);
+  std::int32_t x = xa;
+  for (; x + static_cast<std::int32_t>(N) <= xb; x += static_cast<std::int32_t>(N)) {
+    const std::size_t t = static_cast<std::size_t>(x - j.x0);
+    const VI off = row0 + VI::load_unaligned(a.col_off.data() + t);
+    const VF fx = VF::load_unaligned(a.col_fx.data() + t);
+    VF p00[C], p01[C], p10[C], p11[C], v[C];
+    fetch_pair<C>(j.src.data, off, p00, p01);
+    fetch_pair<C>(j.src.data, off + stride, p10, p11);
+    for (int c = 0; c < C; ++c) v[c] = bilerp<T>(p00[c], p01[c], p10[c], p11[c], fx, vfy);
+    store_pixels<C>(out + static_cast<std::size_t>(x) * C, v);
+  }
+  for (; x < xb; ++x) warp_pixel<T, C>(j, rb, x, out + static_cast<std::size_t>(x) * C);
+}
+
 // Bilinear/nearest pixels [xa, xb) of row y through the border path (tables) or the scalar body.
 template <class T, int C>
 inline void border_run(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t xa, std::int32_t xb, T* out) {
@@ -326,9 +427,14 @@ inline void border_run(const job<T>& j, const simd_aux& a, const row_base& rb, s
 }
 
 template <class T, int C>
-inline void interior_run(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t xa, std::int32_t xb, T* out) {
+inline void interior_run(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t xa, std::int32_t xb, T* out,
+                         std::int32_t y) {
   if (a.translation) {
     if (xa < xb) translate_run<T, C>(j, rb, xa, xb, out);
+    return;
+  }
+  if (a.aligned) {
+    if (xa < xb) aligned_run<T, C>(j, a, rb, xa, xb, out, y);
     return;
   }
   std::int32_t x = xa;
@@ -359,6 +465,35 @@ inline void area_vertical_simd(const job<T>& j, std::int32_t y, std::int32_t lo,
   }
 }
 
+// The area horizontal pass over element batches: per element the same fma sequence (from
+// zero, taps in table order, padding included) as area_horizontal().
+template <class T, int C>
+inline void area_horizontal_simd(const job<T>& j, const simd_aux& a, const float* acc, std::int32_t lo, std::int32_t xa,
+                                 std::int32_t xb, T* out) {
+  using namespace vec;
+  const std::size_t n = j.xt.size() * C;
+  const std::size_t ea = static_cast<std::size_t>(xa - j.x0) * C, eb = static_cast<std::size_t>(xb - j.x0) * C;
+  T* d = out + static_cast<std::size_t>(j.x0) * C;
+  const VI base(lo * C);
+  std::size_t i = ea;
+  for (; i + N <= eb; i += N) {
+    VF v(0.0f);
+    for (std::int32_t k = 0; k < a.taps; ++k) {
+      const std::size_t at = k * n + i;
+      v = xsimd::fma(VF::load_unaligned(a.a_w.data() + at), gather(acc, VI::load_unaligned(a.a_off.data() + at) - base), v);
+    }
+    store(d + i, v);
+  }
+  for (; i < eb; ++i) {
+    float v = 0.0f;
+    for (std::int32_t k = 0; k < a.taps; ++k) {
+      const std::size_t at = k * n + i;
+      v = fma(a.a_w[at], acc[a.a_off[at] - lo * C], v);
+    }
+    d[i] = to_element<T>(v);
+  }
+}
+
 template <class T, int C>
 void segment_simd(const job<T>& j, const simd_aux& a, T* out, std::int32_t y, std::int32_t xa, std::int32_t xb, scratch& s) {
   switch (j.kind) {
@@ -373,7 +508,7 @@ void segment_simd(const job<T>& j, const simd_aux& a, T* out, std::int32_t y, st
       ia = std::max(ia, xa), ib = std::min(ib, xb);
       if (ia >= ib) ia = ib = xb;
       border_run<T, C>(j, a, rb, xa, ia, out);
-      interior_run<T, C>(j, a, rb, ia, ib, out);
+      interior_run<T, C>(j, a, rb, ia, ib, out, y);
       border_run<T, C>(j, a, rb, ib, xb, out);
       break;
     }
@@ -381,7 +516,8 @@ void segment_simd(const job<T>& j, const simd_aux& a, T* out, std::int32_t y, st
       const auto [lo, hi] = table_columns(j, xa, xb);
       float* acc = s.floats(static_cast<std::size_t>(hi - lo + 1) * C);
       area_vertical_simd<T, C>(j, y, lo, hi, acc);
-      area_horizontal<T, C>(j, acc, lo, xa, xb, out);
+      if (a.taps > 0) area_horizontal_simd<T, C>(j, a, acc, lo, xa, xb, out);
+      else area_horizontal<T, C>(j, acc, lo, xa, xb, out);
       break;
     }
     default: segment<T, C>(scalar_tag{}, j, out, y, xa, xb, s); break;
