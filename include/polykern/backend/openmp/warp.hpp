@@ -22,10 +22,21 @@ void run(openmp_tag, const exec::openmp_policy& policy, const std::vector<job<T>
     draw_rows_simd(jobs, aux, dst, 0, dst.height, s);
     return;
   }
-  parallel_chunks(policy, dst.height, rows_per_chunk, [&](std::size_t begin, std::size_t end) {
+  // Fixed chunks of rows, handed out dynamically: which thread computes a row never changes
+  // its value, and a thread the OS has descheduled (an encoder running next to us, other
+  // jobs) does not hold a static share of the rows hostage.
+  const std::size_t rows = dst.height;
+  const auto chunks = static_cast<std::ptrdiff_t>((rows + rows_per_chunk - 1) / rows_per_chunk);
+  const int threads = static_cast<int>(std::min<std::ptrdiff_t>(thread_count(policy), chunks));
+#pragma omp parallel num_threads(threads)
+  {
     scratch s;
-    draw_rows_simd(jobs, aux, dst, begin, end, s);
-  });
+#pragma omp for schedule(dynamic, 1)
+    for (std::ptrdiff_t i = 0; i < chunks; ++i) {
+      const std::size_t begin = static_cast<std::size_t>(i) * rows_per_chunk;
+      draw_rows_simd(jobs, aux, dst, begin, std::min(begin + rows_per_chunk, rows), s);
+    }
+  }
 }
 
 }  // namespace polykern::detail::warp

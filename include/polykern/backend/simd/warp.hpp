@@ -438,8 +438,22 @@ inline void interior_run(const job<T>& j, const simd_aux& a, const row_base& rb,
     return;
   }
   std::int32_t x = xa;
-  for (; x + static_cast<std::int32_t>(vec::N) <= xb; x += static_cast<std::int32_t>(vec::N))
+  // The taps of a general warp follow a slanted line through the source: ask for the lines
+  // a few batches ahead (the hardware prefetcher does not follow gathers).
+  constexpr std::int32_t ahead = 8 * static_cast<std::int32_t>(vec::N);
+  for (; x + static_cast<std::int32_t>(vec::N) <= xb; x += static_cast<std::int32_t>(vec::N)) {
+    if (x + ahead < xb) {
+      const float xr = static_cast<float>(x + ahead - j.k.ox);
+      const auto cx = coordinate_of(j.k.x.a, xr, rb.hx, rb.lx), cy = coordinate_of(j.k.y.a, xr, rb.hy, rb.ly);
+      const auto px = static_cast<std::ptrdiff_t>(cx.whole + cx.part), py = static_cast<std::ptrdiff_t>(cy.whole + cy.part);
+      if (px >= 0 && py >= 0 && px < static_cast<std::ptrdiff_t>(j.src.width) && py + 1 < static_cast<std::ptrdiff_t>(j.src.height)) {
+        const T* p = j.src.data + py * j.src.row_stride + px * C;
+        for (int line = 0; line < 2; ++line)
+          __builtin_prefetch(p + line * 64 / sizeof(T), 0, 3), __builtin_prefetch(p + j.src.row_stride + line * 64 / sizeof(T), 0, 3);
+      }
+    }
     warp_batch<T, C, true>(j, a, rb, x, out);
+  }
   for (; x < xb; ++x) warp_pixel<T, C>(j, rb, x, out + static_cast<std::size_t>(x) * C);
 }
 
