@@ -139,9 +139,12 @@ std::size_t meta_words(const job<T>& j) {
 
 // Pieces of `rows` x `cols` destination pixels; false if a piece or one of its source
 // rectangles exceeds `limit`.
+// The plan data (records, spans, tables) grows with the image's width and height, not its
+// area, and is checked against the device's real limit `meta_limit` (tests lower `limit`
+// to force chunking of the pixel data).
 template <class T>
 bool plan_bands(const std::vector<job<T>>& jobs, image_view<T> dst, std::int32_t rows, std::int32_t cols, std::size_t limit,
-                std::size_t alignment, std::vector<band>& out) {
+                std::size_t meta_limit, std::size_t alignment, std::vector<band>& out) {
   out.clear();
   const std::size_t channels = dst.channels;
   if (static_cast<std::size_t>(rows) * row_words<T>(static_cast<std::size_t>(cols), channels) * 4 > limit) return false;
@@ -174,7 +177,7 @@ bool plan_bands(const std::vector<job<T>>& jobs, image_view<T> dst, std::int32_t
         }
         g.last = k;
         g.meta_bytes = words * 4;
-        if (g.meta_bytes > limit) return false;
+        if (g.meta_bytes > meta_limit) return false;
         b.src_bytes = align_up(g.src_offset + g.src_bytes, alignment);
         b.meta_bytes = align_up(g.meta_offset + g.meta_bytes, alignment);
         b.groups.push_back(g);
@@ -242,7 +245,8 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
   // every source rectangle it needs fits a binding.
   std::vector<band> bands;
   auto rows = static_cast<std::int32_t>(dst.height), cols = static_cast<std::int32_t>(dst.width);
-  while (!plan_bands(jobs, dst, rows, cols, limit, alignment, bands)) {
+  const std::size_t meta_limit = ctx.info().max_storage_buffer_range;
+  while (!plan_bands(jobs, dst, rows, cols, limit, meta_limit, alignment, bands)) {
     if (rows == 1 && cols == 1)
       throw vulkan_error("warp", vulkan::result_name(VK_ERROR_FEATURE_NOT_PRESENT),
                          "one destination pixel's source needs more than maxStorageBufferRange");
