@@ -594,11 +594,13 @@ inline void area_vertical_scalar(const job<T>& j, std::int32_t y, std::int32_t l
   }
 }
 
-// The source column range [lo, hi] the horizontal taps of columns [xa, xb) read.
+// The source column range [lo, hi] the horizontal taps of columns [xa, xb) read. Area
+// tables are monotonic (increasing, or decreasing for a mirrored tile), so the extremes
+// are among the taps of the end columns.
 template <class T>
 inline std::pair<std::int32_t, std::int32_t> table_columns(const job<T>& j, std::int32_t xa, std::int32_t xb) {
   std::int32_t lo = std::numeric_limits<std::int32_t>::max(), hi = -1;
-  for (std::int32_t x = xa; x < xb; ++x) {
+  for (std::int32_t x : {xa, xb - 1}) {
     const std::size_t i = static_cast<std::size_t>(x - j.x0);
     for (std::int32_t t = j.xt.offset[i]; t < j.xt.offset[i + 1]; ++t)
       lo = std::min(lo, j.xt.index[t]), hi = std::max(hi, j.xt.index[t]);

@@ -267,6 +267,8 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
                           jobs[0].x1 == static_cast<std::int32_t>(dst.width) && jobs[0].y1 == static_cast<std::int32_t>(dst.height);
 
   vulkan::commands cmd(ctx);
+  // With unified memory (integrated GPUs, lavapipe) the buffers are mapped: pack straight
+  // into them. Otherwise pack into host memory and let commands stage the upload.
   std::vector<std::byte> src_host, dst_host;
   std::vector<std::uint32_t> meta_host;
   const auto& limits = ctx.info().max_workgroup_count;
@@ -274,29 +276,34 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
     const std::size_t band_rows = b.area.height(), band_cols = b.area.width();
     const std::size_t dst_words = row_words<T>(band_cols, channels);
     const std::size_t band_bytes = band_rows * dst_words * 4;
-    dst_host.resize(band_bytes);
     const std::size_t row_bytes = band_cols * channels * sizeof(T);
     const auto user_row = [&](std::size_t y) {
       return dst.row(static_cast<std::size_t>(b.area.y0) + y) + static_cast<std::size_t>(b.area.x0) * channels;
     };
+    const auto place = [](const vulkan::buffer& buf, std::vector<std::byte>& host, std::size_t bytes) {
+      if (buf.mapped()) return static_cast<std::byte*>(buf.mapped());
+      host.resize(bytes);
+      return host.data();
+    };
+    std::byte* dst_ptr = place(dst_buf, dst_host, band_bytes);
     if (!covers_all)
-      for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(dst_host.data() + y * dst_words * 4, user_row(y), row_bytes);
-    src_host.assign(b.src_bytes, std::byte{0});
+      for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(dst_ptr + y * dst_words * 4, user_row(y), row_bytes);
+    std::byte* src_ptr = place(src_buf, src_host, b.src_bytes);
     meta_host.assign(b.meta_bytes / 4, 0);
     for (const auto& g : b.groups) {
       std::vector<std::uint32_t> meta((g.last - g.first) * job_words, 0);
       std::size_t at = 0;
       for (std::size_t k = g.first; k < g.last; ++k) {
-        std::vector<std::uint32_t> record(job_words);
-        pack_job(jobs[b.active[k]], b.rects[k], channels, record.data(), meta, src_host.data() + g.src_offset, at);
-        std::copy(record.begin(), record.end(), meta.begin() + static_cast<std::ptrdiff_t>((k - g.first) * job_words));
+        std::uint32_t record[job_words] = {};
+        pack_job(jobs[b.active[k]], b.rects[k], channels, record, meta, src_ptr + g.src_offset, at);
+        std::copy(record, record + job_words, meta.begin() + static_cast<std::ptrdiff_t>((k - g.first) * job_words));
         at += align_up(rect_bytes<T>(b.rects[k], channels), 4);
       }
       std::copy(meta.begin(), meta.end(), meta_host.begin() + static_cast<std::ptrdiff_t>(g.meta_offset / 4));
     }
-    cmd.upload(src_buf, src_host.data(), src_host.size());
+    if (!src_buf.mapped()) cmd.upload(src_buf, src_host.data(), b.src_bytes);
     cmd.upload(meta_buf, meta_host.data(), meta_host.size() * 4);
-    if (!covers_all) cmd.upload(dst_buf, dst_host.data(), band_bytes);
+    if (!covers_all && !dst_buf.mapped()) cmd.upload(dst_buf, dst_host.data(), band_bytes);
     const bool is_float = std::is_same_v<T, float>;
     const std::size_t items = is_float ? band_cols : dst_words;
     const auto groups_x = static_cast<std::uint32_t>(std::min<std::size_t>((items + local_size - 1) / local_size, limits[0]));
@@ -313,9 +320,9 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>
                     vulkan::binding(dst_buf, 0, band_bytes), vulkan::binding(meta_buf, g.meta_offset, g.meta_bytes)},
                    push, groups_x, groups_y);
     }
-    cmd.download(dst_buf, dst_host.data(), band_bytes);
+    if (!dst_buf.mapped()) cmd.download(dst_buf, dst_host.data(), band_bytes);
     cmd.submit();
-    for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(user_row(y), dst_host.data() + y * dst_words * 4, row_bytes);
+    for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(user_row(y), dst_ptr + y * dst_words * 4, row_bytes);
   }
 }
 
