@@ -9,6 +9,13 @@
 // - tails shorter than a batch, and rare cases (32-bit offsets overflowing, reads that
 //   could pass the end of the source) use the scalar body for those pixels.
 #pragma once
+// GCC 12 reports its own AVX-512 intrinsics (_mm512_undefined_*) as "used uninitialized"
+// once they are inlined (GCC bug 105593); the headers are parsed here, so silence that here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <xsimd/xsimd.hpp>
 
 #include <cstring>
@@ -17,6 +24,9 @@
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
 #endif
 
 namespace polykern::detail::warp {
