@@ -65,7 +65,19 @@ inline constexpr double max_coordinate = 4194304.0;  // 2^22
 
 // ---- scalar arithmetic; the SIMD backend finds the xsimd overloads of the same names by ADL ----
 inline float floor(float v) { return std::floor(v); }
-inline float fma(float a, float b, float c) { return std::fma(a, b, c); }
+// a * b + c rounded once, for float and (backend/simd) for batches. Its own name, not fma:
+// xsimd 8.1 has no AVX-512 fma kernel and falls back to a*b + c, which is fused only if
+// the optimiser contracts it (GCC does at -O2, not at -O1 or under sanitizers).
+template <class V>
+struct fused_op;
+template <>
+struct fused_op<float> {
+  static float apply(float a, float b, float c) { return std::fma(a, b, c); }
+};
+template <class V>
+inline V fused(const V& a, const V& b, const V& c) {
+  return fused_op<V>::apply(a, b, c);
+}
 inline float nearbyint(float v) { return std::nearbyint(v); }
 inline float min(float a, float b) { return b < a ? b : a; }
 inline float max(float a, float b) { return a < b ? b : a; }
@@ -138,8 +150,8 @@ struct row_base {
 };
 inline row_base row_of(const coords& k, std::int32_t y) {
   const float yr = static_cast<float>(y - k.oy);
-  return {fma(k.x.b.hi, yr, k.x.c.hi), fma(k.x.b.lo, yr, k.x.c.lo), fma(k.y.b.hi, yr, k.y.c.hi),
-          fma(k.y.b.lo, yr, k.y.c.lo)};
+  return {fused(k.x.b.hi, yr, k.x.c.hi), fused(k.x.b.lo, yr, k.x.c.lo), fused(k.y.b.hi, yr, k.y.c.hi),
+          fused(k.y.b.lo, yr, k.y.c.lo)};
 }
 
 // A coordinate as integral part `whole` plus a small float `part` (|part| < a few pixels).
@@ -149,9 +161,9 @@ struct coordinate {
 };
 template <class V>
 inline coordinate<V> coordinate_of(const split& a, const V& xr, float h, float l) {
-  const V big = fma(V(a.hi), xr, V(h));  // exact
+  const V big = fused(V(a.hi), xr, V(h));  // exact
   const V whole = floor(big);
-  return {whole, (big - whole) + fma(V(a.lo), xr, V(l))};
+  return {whole, (big - whole) + fused(V(a.lo), xr, V(l))};
 }
 
 // Bilinear: index of the left/top tap and the weight of the right/bottom one.
@@ -168,7 +180,7 @@ inline auto nearest_tap(const coordinate<V>& c) {
 
 // The bilinear blend of four taps: two vertical lerps p0 + fy * (p1 - p0), then one
 // horizontal lerp between them. Written so that no product is ever added to anything
-// outside an explicit fma: with -ffp-contract=fast (GCC's default) the compiler may
+// outside an explicit fused multiply-add: with -ffp-contract=fast (GCC's default) the compiler may
 // otherwise fuse `a*b + c*d` either way round, and the scalar and SIMD instantiations
 // would differ in the last bit. Vertical first, so that axis-aligned warps can blend whole
 // source rows once and then resample columns (backend/simd) with the same arithmetic.
@@ -177,7 +189,7 @@ inline auto nearest_tap(const coordinate<V>& c) {
 // exactly, NaN included).
 template <class T, class V>
 inline V vlerp(const V& p0, const V& p1, const V& f) {
-  V v = fma(f, p1 - p0, p0);
+  V v = fused(f, p1 - p0, p0);
   if constexpr (std::is_same_v<T, float>) v = select(f == V(0.0f), p0, v);
   return v;
 }
@@ -576,7 +588,7 @@ inline void area_horizontal(const job<T>& j, const float* acc, std::int32_t lo, 
     for (std::int32_t t = begin; t < end; ++t) {
       const float w = j.xt.weight[t];
       const float* p = acc + static_cast<std::ptrdiff_t>(j.xt.index[t] - lo) * C;
-      for (int c = 0; c < C; ++c) v[c] = fma(w, p[c], v[c]);
+      for (int c = 0; c < C; ++c) v[c] = fused(w, p[c], v[c]);
     }
     for (int c = 0; c < C; ++c) out[static_cast<std::size_t>(x) * C + c] = to_element<T>(v[c]);
   }
@@ -590,7 +602,7 @@ inline void area_vertical_scalar(const job<T>& j, std::int32_t y, std::int32_t l
   for (std::int32_t t = begin; t < end; ++t) {
     const float w = j.yt.weight[t];
     const T* row = j.src.row(static_cast<std::size_t>(j.yt.index[t])) + static_cast<std::ptrdiff_t>(lo) * C;
-    for (std::size_t e = 0; e < n; ++e) acc[e] = fma(w, static_cast<float>(row[e]), t == begin ? 0.0f : acc[e]);
+    for (std::size_t e = 0; e < n; ++e) acc[e] = fused(w, static_cast<float>(row[e]), t == begin ? 0.0f : acc[e]);
   }
 }
 

@@ -200,6 +200,23 @@ inline void fetch_one(const float* base, const VI& off, VF* t) {
 
 }  // namespace vec
 
+// One rounding, like std::fma on the scalar side.
+template <>
+struct fused_op<vec::VF> {
+  static vec::VF apply(const vec::VF& a, const vec::VF& b, const vec::VF& c) {
+#if defined(POLYKERN_WARP_AVX512)
+    return vec::VF(_mm512_fmadd_ps(a, b, c));
+#elif defined(POLYKERN_WARP_AVX2) && defined(__FMA__)
+    return vec::VF(_mm256_fmadd_ps(a, b, c));
+#else
+    alignas(64) float x[vec::N], y[vec::N], z[vec::N];
+    a.store_aligned(x), b.store_aligned(y), c.store_aligned(z);
+    for (std::size_t i = 0; i < vec::N; ++i) x[i] = std::fma(x[i], y[i], z[i]);
+    return vec::VF::load_aligned(x);
+#endif
+  }
+};
+
 // What the SIMD backend adds to a job: border tables and which fast paths apply.
 struct simd_aux {
   bool vector = false;       // 32-bit offsets suffice and the source is at least 4 bytes
@@ -480,11 +497,11 @@ inline void area_vertical_simd(const job<T>& j, std::int32_t y, std::int32_t lo,
     const T* row = j.src.row(static_cast<std::size_t>(j.yt.index[t])) + static_cast<std::ptrdiff_t>(lo) * C;
     std::size_t e = 0;
     if (t == begin) {
-      for (; e + N <= n; e += N) xsimd::fma(vw, load(row + e), VF(0.0f)).store_unaligned(acc + e);
-      for (; e < n; ++e) acc[e] = fma(w, static_cast<float>(row[e]), 0.0f);
+      for (; e + N <= n; e += N) fused(vw, load(row + e), VF(0.0f)).store_unaligned(acc + e);
+      for (; e < n; ++e) acc[e] = fused(w, static_cast<float>(row[e]), 0.0f);
     } else {
-      for (; e + N <= n; e += N) xsimd::fma(vw, load(row + e), VF::load_unaligned(acc + e)).store_unaligned(acc + e);
-      for (; e < n; ++e) acc[e] = fma(w, static_cast<float>(row[e]), acc[e]);
+      for (; e + N <= n; e += N) fused(vw, load(row + e), VF::load_unaligned(acc + e)).store_unaligned(acc + e);
+      for (; e < n; ++e) acc[e] = fused(w, static_cast<float>(row[e]), acc[e]);
     }
   }
 }
@@ -504,7 +521,7 @@ inline void area_horizontal_simd(const job<T>& j, const simd_aux& a, const float
     VF v(0.0f);
     for (std::int32_t k = 0; k < a.taps; ++k) {
       const std::size_t at = k * n + i;
-      v = xsimd::fma(VF::load_unaligned(a.a_w.data() + at), gather(acc, VI::load_unaligned(a.a_off.data() + at) - base), v);
+      v = fused(VF::load_unaligned(a.a_w.data() + at), gather(acc, VI::load_unaligned(a.a_off.data() + at) - base), v);
     }
     store(d + i, v);
   }
@@ -512,7 +529,7 @@ inline void area_horizontal_simd(const job<T>& j, const simd_aux& a, const float
     float v = 0.0f;
     for (std::int32_t k = 0; k < a.taps; ++k) {
       const std::size_t at = k * n + i;
-      v = fma(a.a_w[at], acc[a.a_off[at] - lo * C], v);
+      v = fused(a.a_w[at], acc[a.a_off[at] - lo * C], v);
     }
     d[i] = to_element<T>(v);
   }
