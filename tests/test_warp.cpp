@@ -656,10 +656,17 @@ TEST(WarpPolicies, SimdAndOpenMPAreBitwiseTheScalarReference) {
   for (auto interp : {interpolation::bilinear, interpolation::nearest, interpolation::area}) {
     check([&](auto p, auto& out) { pk::resize(p, src.view(), out.view(), interp); }, pk::image<u8>(230, 150, 3));
     check([&](auto p, auto& out) { pk::resize(p, fsrc.view(), out.view(), interp); }, pk::image<float>(310, 120, 4));
+    // Scaled, shifted in x only, in y only, in both, rotated.
     const std::vector<pk::tile<u8>> tiles = {{src.view(), affine(0.3, 0, 4.2, 0, 0.3, 1.1)},
                                              {src.view(), affine(1, 0, 37.5, 0, 1, 12)},
+                                             {src.view(), affine(1, 0, -60, 0, 1, 40.25)},
+                                             {src.view(), affine(1, 0, 120.7, 0, 1, -30.6)},
                                              {src.view(), rotation(-20, 0.45, 100, 60, 40, 30)}};
     check([&](auto p, auto& out) { pk::compose(p, tiles, out.view(), interp); }, pk::image<u8>(250, 150, 3, 7));
+    const std::vector<pk::tile<float>> ftiles = {{fsrc.view(), affine(1, 0, 37.5, 0, 1, 12)},
+                                                 {fsrc.view(), affine(1, 0, -60, 0, 1, 40.25)},
+                                                 {fsrc.view(), affine(0.6, 0, 20, 0, 0.7, 3)}};
+    check([&](auto p, auto& out) { pk::compose(p, ftiles, out.view(), interp); }, pk::image<float>(250, 150, 4, 0.f));
   }
 }
 

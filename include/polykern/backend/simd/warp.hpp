@@ -393,8 +393,16 @@ inline void translate_run(const job<T>& j, const row_base& rb, std::int32_t xa, 
     return;
   }
   const VF vfx(fx), vfy(fy);
-  for (; e + N <= end; e += N)
-    store(d + e, bilerp<T>(load(s0 + e), load(s0 + e + C), load(s1 + e), load(s1 + e + C), vfx, vfy));
+  // A zero weight makes its lerp return its first operand exactly (uint8 values are finite,
+  // float lerps select it), so one-axis shifts skip the other axis's taps bit for bit.
+  if (fy == 0) {
+    for (; e + N <= end; e += N) store(d + e, vlerp<T>(load(s0 + e), load(s0 + e + C), vfx));
+  } else if (fx == 0) {
+    for (; e + N <= end; e += N) store(d + e, vlerp<T>(load(s0 + e), load(s1 + e), vfy));
+  } else {
+    for (; e + N <= end; e += N)
+      store(d + e, bilerp<T>(load(s0 + e), load(s0 + e + C), load(s1 + e), load(s1 + e + C), vfx, vfy));
+  }
   for (; e < end; ++e)
     d[e] = to_element<T>(bilerp<T>(float(s0[e]), float(s0[e + C]), float(s1[e]), float(s1[e + C]), fx, fy));
 }
