@@ -4,14 +4,16 @@
 // xsimd::batch<T> (backend/simd/kdtree.hpp specialises `lanes` for batches).
 //
 // Exactness. A squared distance is always the same fold, for points and for the gaps of
-// bounding boxes:  s = 0;  s = fmadd(d_k, d_k, s) for k = 0..Dim-1,  d_k = p_k - q_k,
-// where fmadd is a fused multiply-add when the build targets FMA hardware and a separate
-// multiply and add otherwise (a compiler cannot contract those without FMA hardware). So
-// every policy, and the Vulkan shaders (told which one by a specialisation constant),
-// compute bitwise the same dist2, and box distances never exceed the distance of a point
-// inside the box (rounding is monotonic), so pruning never loses a point at the radius.
-// Rows are sorted by (dist2, caller index): unique keys, so every policy, thread count
-// and traversal order gives the same graph.
+// bounding boxes:  s = 0;  s = s + d_k * d_k for k = 0..Dim-1  (d_k = p_k - q_k), every
+// operation rounded on its own: never a fused multiply-add. A compiler barrier keeps the
+// compiler from contracting the multiply and the add (GCC does so by default on FMA
+// hardware), and the Vulkan shaders compute it under `precise`, where Vulkan requires
+// correctly rounded multiplies and adds (its fma() may or may not be fused). So every
+// policy on every device computes bitwise the same dist2, and a box's distance never
+// exceeds the distance of a point inside it (rounding is monotonic), so pruning never
+// loses a point at the radius. Rows are ordered by (dist2, caller index), unique keys, so
+// every policy, thread count and traversal order gives the same graph. (Compiling with
+// -ffast-math voids this.)
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -35,6 +37,16 @@
 #define POLYKERN_KD_FMA 1
 #else
 #define POLYKERN_KD_FMA 0
+#endif
+
+// Makes `reg` opaque to the optimiser, so a product cannot be contracted with the sum it
+// feeds into (GCC contracts across statements with -ffp-contract=fast, its default).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define POLYKERN_KD_BARRIER(reg) __asm__("" : "+v"(reg))
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define POLYKERN_KD_BARRIER(reg) __asm__("" : "+w"(reg))
+#else
+#define POLYKERN_KD_BARRIER(reg) ((void)0)  // compilers that do not contract across statements
 #endif
 
 namespace polykern {
@@ -72,6 +84,7 @@ struct neighbor_graph {
 namespace polykern::detail::kd {
 
 inline constexpr std::uint32_t leaf_flag = 0x80000000u;
+// Whether the smoothing passes fuse their multiply-adds (the graph's distances never do).
 inline constexpr bool use_fma = POLYKERN_KD_FMA != 0;
 
 // Leaves are stored in blocks of 64 bytes (16 floats, 8 doubles), so a SIMD batch of any
@@ -103,9 +116,11 @@ struct lanes {
   static V load(const V* p) { return *p; }
   static V splat(V x) { return x; }
   static void store(V* p, V v) { *p = v; }
-  static V fmadd(V a, V b, V c) {
-    if constexpr (use_fma) return std::fma(a, b, c);
-    else return a * b + c;
+  // a * b + c, rounded twice, never fused.
+  static V mul_add(V a, V b, V c) {
+    V p = a * b;
+    POLYKERN_KD_BARRIER(p);
+    return p + c;
   }
   static V max(V a, V b) { return a < b ? b : a; }
   // Bit i set when lane i of a <= b (false for NaN).
@@ -123,15 +138,21 @@ struct lanes {
 
 // The one dist2 fold (see the top of this file), for points and box gaps alike.
 template <class T>
+inline T mul_add(T a, T b, T c) {
+  return lanes<T>::mul_add(a, b, c);
+}
+// a * b + c for the smoothing passes: fused when the build targets FMA hardware.
+template <class T>
 inline T fmadd(T a, T b, T c) {
-  return lanes<T>::fmadd(a, b, c);
+  if constexpr (use_fma) return std::fma(a, b, c);
+  else return a * b + c;
 }
 template <class T, std::size_t Dim>
 inline T point_dist2(const T* p, const T* q) {
   T s = 0;
   for (std::size_t d = 0; d < Dim; ++d) {
     const T x = p[d] - q[d];
-    s = fmadd(x, x, s);
+    s = mul_add(x, x, s);
   }
   return s;
 }
@@ -144,7 +165,7 @@ inline T box_dist2(const T* q, const T* lo, const T* hi) {
     const T g2 = q[d] - hi[d];
     g = g < g2 ? g2 : g;
     g = g < T(0) ? T(0) : g;
-    s = fmadd(g, g, s);
+    s = mul_add(g, g, s);
   }
   return s;
 }
@@ -157,7 +178,7 @@ inline T box_box_dist2(const T* alo, const T* ahi, const T* blo, const T* bhi) {
     const T g2 = alo[d] - bhi[d];
     g = g < g2 ? g2 : g;
     g = g < T(0) ? T(0) : g;
-    s = fmadd(g, g, s);
+    s = mul_add(g, g, s);
   }
   return s;
 }
@@ -285,29 +306,93 @@ void radix_sort(std::vector<std::uint64_t>& keys, std::vector<std::uint32_t>& va
   }
 }
 
-// Boxes and links of the subtree `node` over leaves [first, first + count).
 template <class T, std::size_t Dim>
-void link_nodes(tree_data<T, Dim>& t, const std::vector<T>& leaf_box, std::size_t node, std::size_t first,
-                std::size_t count) {
+struct build_item {
+  T c[Dim];
+  std::uint32_t index;
+};
+
+// The box of `node` as the union of its children's.
+template <class T, std::size_t Dim>
+void join_boxes(tree_data<T, Dim>& t, std::size_t node, std::size_t right) {
   T* box = t.box.data() + node * 2 * Dim;
-  if (count == 1) {
-    std::copy_n(leaf_box.data() + first * 2 * Dim, 2 * Dim, box);
-    const std::size_t points = std::min(t.leaf_size, t.n - first * t.leaf_size);
-    t.link[2 * node] = static_cast<std::uint32_t>(first);
-    t.link[2 * node + 1] = leaf_flag | static_cast<std::uint32_t>(points);
-    return;
-  }
-  const std::size_t left = (count + 1) / 2, right = node + 2 * left;
-  link_nodes(t, leaf_box, node + 1, first, left);
-  link_nodes(t, leaf_box, right, first + left, count - left);
   const T* a = t.box.data() + (node + 1) * 2 * Dim;
   const T* b = t.box.data() + right * 2 * Dim;
   for (std::size_t d = 0; d < Dim; ++d) {
     box[d] = std::min(a[d], b[d]);
     box[Dim + d] = std::max(a[Dim + d], b[Dim + d]);
   }
+}
+
+// The KD part of the build: the subtree `node` over items [b, e) of a block whose first
+// item is at tree position pos0. A node with L leaves' worth of points puts the
+// leaf_size*ceil(L/2) smallest along the widest dimension of its points on the left
+// (std::nth_element: deterministic for a given input order).
+template <class T, std::size_t Dim>
+void kd_split(tree_data<T, Dim>& t, build_item<T, Dim>* items, std::size_t pos0, std::size_t node, std::size_t b,
+              std::size_t e) {
+  const std::size_t count = e - b, leaves = (count + t.leaf_size - 1) / t.leaf_size;
+  T* box = t.box.data() + node * 2 * Dim;
+  for (std::size_t d = 0; d < Dim; ++d) box[d] = box[Dim + d] = items[b].c[d];
+  for (std::size_t i = b + 1; i < e; ++i)
+    for (std::size_t d = 0; d < Dim; ++d) {
+      box[d] = std::min(box[d], items[i].c[d]);
+      box[Dim + d] = std::max(box[Dim + d], items[i].c[d]);
+    }
+  if (leaves == 1) {
+    const std::size_t leaf = (pos0 + b) / t.leaf_size, s0 = leaf * t.leaf_stride;
+    for (std::size_t i = 0; i < count; ++i) {
+      t.perm[s0 + i] = items[b + i].index;
+      for (std::size_t d = 0; d < Dim; ++d) t.coords[d * t.slots + s0 + i] = items[b + i].c[d];
+    }
+    t.link[2 * node] = static_cast<std::uint32_t>(leaf);
+    t.link[2 * node + 1] = leaf_flag | static_cast<std::uint32_t>(count);
+    return;
+  }
+  std::size_t dim = 0;
+  for (std::size_t d = 1; d < Dim; ++d)
+    if (box[Dim + d] - box[d] > box[Dim + dim] - box[dim]) dim = d;
+  const std::size_t left = (leaves + 1) / 2, mid = b + left * t.leaf_size, right = node + 2 * left;
+  std::nth_element(items + b, items + mid, items + e,
+                   [dim](const build_item<T, Dim>& x, const build_item<T, Dim>& y) { return x.c[dim] < y.c[dim]; });
+  kd_split(t, items, pos0, node + 1, b, mid);
+  kd_split(t, items, pos0, right, mid, e);
   t.link[2 * node] = static_cast<std::uint32_t>(right);
   t.link[2 * node + 1] = 0;
+}
+
+// Above the blocks the tree splits the Morton order (node with L leaves: the first
+// ceil(L/2) leaves go left); a subtree of at most block_points points is a block, built
+// by kd_split. These walk the top part: plan() links it and lists the blocks, join()
+// fills its boxes once the blocks are built.
+struct block_ref {
+  std::size_t node, first_leaf, leaves;
+};
+inline constexpr std::size_t block_points = 2048;
+
+template <class T, std::size_t Dim>
+bool is_block(const tree_data<T, Dim>& t, std::size_t leaves) {
+  return leaves == 1 || leaves * t.leaf_size <= block_points;
+}
+template <class T, std::size_t Dim>
+void plan(tree_data<T, Dim>& t, std::size_t node, std::size_t first, std::size_t leaves, std::vector<block_ref>& out) {
+  if (is_block(t, leaves)) {
+    out.push_back({node, first, leaves});
+    return;
+  }
+  const std::size_t left = (leaves + 1) / 2, right = node + 2 * left;
+  plan(t, node + 1, first, left, out);
+  plan(t, right, first + left, leaves - left, out);
+  t.link[2 * node] = static_cast<std::uint32_t>(right);
+  t.link[2 * node + 1] = 0;
+}
+template <class T, std::size_t Dim>
+void join(tree_data<T, Dim>& t, std::size_t node, std::size_t leaves) {
+  if (is_block(t, leaves)) return;
+  const std::size_t left = (leaves + 1) / 2, right = node + 2 * left;
+  join(t, node + 1, left);
+  join(t, right, leaves - left);
+  join_boxes(t, node, right);
 }
 
 // Index of the first non-finite coordinate in [begin, end), or end.
@@ -403,31 +488,26 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
   radix_sort(keys, order, static_cast<unsigned>(bits * Dim), each);
   std::vector<std::uint64_t>().swap(keys);
 
-  // Points into their slots with the leaf boxes, then the nodes bottom-up.
+  // The top of the tree over the Morton order, then the blocks (KD splits), in parallel.
   t.coords.assign(Dim * t.slots, std::numeric_limits<T>::quiet_NaN());
   t.perm.assign(t.slots, std::numeric_limits<std::uint32_t>::max());
-  std::vector<T> leaf_box(t.leaves * 2 * Dim);
-  constexpr std::size_t leaves_per_chunk = 512;
-  each((t.leaves + leaves_per_chunk - 1) / leaves_per_chunk, [&](std::size_t c) {
-    for (std::size_t leaf = c * leaves_per_chunk, e = std::min(t.leaves, leaf + leaves_per_chunk); leaf < e; ++leaf) {
-      const std::size_t p0 = leaf * leaf_size, count = std::min(leaf_size, n - p0), s0 = leaf * t.leaf_stride;
-      T* box = leaf_box.data() + leaf * 2 * Dim;
-      for (std::size_t i = 0; i < count; ++i) {
-        const std::uint32_t o = order[p0 + i];
-        t.perm[s0 + i] = o;
-        for (std::size_t d = 0; d < Dim; ++d) {
-          const T v = points[o][d];
-          t.coords[d * t.slots + s0 + i] = v;
-          box[d] = i == 0 ? v : std::min(box[d], v);
-          box[Dim + d] = i == 0 ? v : std::max(box[Dim + d], v);
-        }
-      }
-    }
-  });
   const std::size_t nodes = 2 * t.leaves - 1;
   t.box.resize(nodes * 2 * Dim);
   t.link.resize(2 * nodes);
-  link_nodes(t, leaf_box, 0, 0, t.leaves);
+  std::vector<block_ref> blocks;
+  plan(t, 0, 0, t.leaves, blocks);
+  each(blocks.size(), [&](std::size_t k) {
+    const block_ref& blk = blocks[k];
+    const std::size_t pos0 = blk.first_leaf * leaf_size, count = std::min(blk.leaves * leaf_size, n - pos0);
+    std::vector<build_item<T, Dim>> items(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint32_t o = order[pos0 + i];
+      for (std::size_t d = 0; d < Dim; ++d) items[i].c[d] = points[o][d];
+      items[i].index = o;
+    }
+    kd_split(t, items.data(), pos0, blk.node, 0, count);
+  });
+  join(t, 0, t.leaves);
 }
 
 // ---- rows of hits ---------------------------------------------------------------------
@@ -568,7 +648,7 @@ class radius_worker {
         const V lo = L::load(cbox_.data() + d * cstride_ + k0);
         const V hi = L::load(cbox_.data() + (Dim + d) * cstride_ + k0);
         const V g = L::max(L::max(lo - qv[d], qv[d] - hi), zero);
-        s = L::fmadd(g, g, s);
+        s = L::mul_add(g, g, s);
       }
       std::uint64_t m = L::le(s, r2v);
       if (count - k0 < W) m &= (std::uint64_t{1} << (count - k0)) - 1;
@@ -619,7 +699,7 @@ class radius_worker {
       V acc = L::splat(T(0));
       for (std::size_t d = 0; d < Dim; ++d) {
         const V x = L::load(t_.coord(d) + base + s) - qv[d];
-        acc = L::fmadd(x, x, acc);
+        acc = L::mul_add(x, x, acc);
       }
       const std::uint64_t m = L::le(acc, r2v);  // NaN padding never passes
       if (!m) continue;
@@ -687,7 +767,7 @@ class knn_worker {
           V acc = L::splat(T(0));
           for (std::size_t d = 0; d < Dim; ++d) {
             const V x = L::load(t_.coord(d) + base + s) - qv[d];
-            acc = L::fmadd(x, x, acc);
+            acc = L::mul_add(x, x, acc);
           }
           const T bound = full() ? heap_.front().d2 : std::numeric_limits<T>::infinity();
           const std::uint64_t m = L::le(acc, L::splat(bound));

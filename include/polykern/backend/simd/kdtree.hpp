@@ -47,9 +47,10 @@ struct lanes<xsimd::batch<T, A>> {
   static V load(const T* p) { return V::load_aligned(p); }
   static V splat(T x) { return V(x); }
   static void store(T* p, const V& v) { v.store_aligned(p); }
-  static V fmadd(const V& a, const V& b, const V& c) {
-    if constexpr (use_fma) return xsimd::fma(a, b, c);
-    else return a * b + c;
+  static V mul_add(const V& a, const V& b, const V& c) {
+    V p = a * b;
+    POLYKERN_KD_BARRIER(p.data);
+    return p + c;
   }
   static V max(const V& a, const V& b) { return xsimd::max(a, b); }
   static std::uint64_t le(const V& a, const V& b) { return mask_bits(a <= b); }
