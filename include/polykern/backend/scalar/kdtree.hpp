@@ -23,6 +23,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <new>
 #include <span>
 #include <type_traits>
@@ -512,19 +513,37 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
 
 // ---- rows of hits ---------------------------------------------------------------------
 
+// An array that is not initialised (the writers fill it), so a large buffer costs no pass
+// over memory before its first use.
+template <class U>
+struct raw_array {
+  std::unique_ptr<U[]> p;
+  U* data() { return p.get(); }
+  const U* data() const { return p.get(); }
+  U& operator[](std::size_t i) { return p[i]; }
+  const U& operator[](std::size_t i) const { return p[i]; }
+  void grow(std::size_t keep, std::size_t capacity) {
+    auto bigger = std::make_unique_for_overwrite<U[]>(capacity);
+    if (keep) std::memcpy(bigger.get(), p.get(), keep * sizeof(U));
+    p = std::move(bigger);
+  }
+};
+
 // Hits of the queries of one chunk, appended row after row (structure of arrays). Writers
-// call reserve_more(W) first, so a SIMD store of a whole batch always fits.
+// call reserve_more(W) first, so a SIMD store of a whole batch always fits. `orig` is kept
+// only when the rows need it (with_orig): the tie-breaker and the public indices.
 template <class T>
 struct hit_buffer {
-  std::vector<T> d2;
-  std::vector<std::uint32_t> orig, pos;
-  std::size_t size = 0;
+  raw_array<T> d2;
+  raw_array<std::uint32_t> orig, pos;
+  std::size_t size = 0, capacity = 0;
+  bool with_orig = true;
   void reserve_more(std::size_t extra) {
-    if (size + extra <= d2.size()) return;
-    const std::size_t cap = std::max<std::size_t>(2 * d2.size(), size + extra + 64);
-    d2.resize(cap);
-    orig.resize(cap);
-    pos.resize(cap);
+    if (size + extra <= capacity) return;
+    capacity = std::max<std::size_t>(2 * capacity, size + extra + 64);
+    d2.grow(size, capacity);
+    pos.grow(size, capacity);
+    if (with_orig) orig.grow(size, capacity);
   }
 };
 
@@ -598,41 +617,84 @@ class row_sorter {
 
 // ---- radius queries -------------------------------------------------------------------
 
-// Radius search, one query at a time. For a group of nearby queries (one leaf's worth),
-// set_group() collects once the leaves within the radius of the group's bounding box; each
-// query then tests those leaf boxes W at a time and scans the survivors W points at a time.
-// Leaves are visited in increasing order, so a row is found in tree-position order.
+// Radius search, one query at a time, with candidates narrowed in three steps: for a
+// chunk of nearby queries, set_chunk() walks the tree once and lists the leaves within
+// the radius of the chunk's bounding box; for a group of queries (one leaf's worth),
+// set_group() keeps those within the radius of the group's box, W leaf boxes at a time;
+// each query then tests the group's leaf boxes W at a time and scans the survivors W
+// points at a time. Lists stay in increasing leaf order, so a row is found in
+// tree-position order.
 template <class V, class T, std::size_t Dim>
 class radius_worker {
   using L = lanes<V>;
   static constexpr std::size_t W = L::size;
 
+  // Leaves with their boxes as structure of arrays (2*Dim arrays of `stride`, padded to W).
+  struct leaf_list {
+    std::vector<std::uint32_t> node;
+    aligned_vector<T> box;
+    std::size_t stride = 0;
+    void clear() { node.clear(); }
+    void finish_boxes(const tree_data<T, Dim>& t) {
+      stride = (node.size() + W - 1) / W * W;
+      box.resize(2 * Dim * stride);
+      for (std::size_t k = 0; k < stride; ++k)
+        for (std::size_t d = 0; d < 2 * Dim; ++d)
+          box[d * stride + k] = k < node.size() ? t.box[node[k] * 2 * Dim + d] : T(0);
+    }
+    V lo(std::size_t d, std::size_t k0) const { return L::load(box.data() + d * stride + k0); }
+    V hi(std::size_t d, std::size_t k0) const { return L::load(box.data() + (Dim + d) * stride + k0); }
+    // Bits of the lanes [k0, k0 + W) that hold a leaf.
+    std::uint64_t valid(std::size_t k0) const {
+      const std::size_t left = node.size() - k0;
+      return left >= W ? (W == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << W) - 1) : (std::uint64_t{1} << left) - 1;
+    }
+  };
+
  public:
   radius_worker(const tree_data<T, Dim>& t, T r2, std::size_t keep, row_order order)
       : t_(t), r2_(r2), keep_(keep ? keep : SIZE_MAX), order_(order) {}
 
-  // The candidate leaves for queries inside the box [glo, ghi].
-  void set_group(const T* glo, const T* ghi) {
-    cand_.clear();
+  // The leaves within the radius of the box [lo, hi] (a chunk of queries).
+  void set_chunk(const T* lo, const T* hi) {
+    chunk_.clear();
     if (t_.n == 0) return;
     stack_.clear();
     stack_.push_back(0);
     while (!stack_.empty()) {
       const std::size_t node = stack_.back();
       stack_.pop_back();
-      if (box_box_dist2<T, Dim>(glo, ghi, t_.lo(node), t_.hi(node)) > r2_) continue;
+      if (box_box_dist2<T, Dim>(lo, hi, t_.lo(node), t_.hi(node)) > r2_) continue;
       if (t_.is_leaf(node)) {
-        cand_.push_back(static_cast<std::uint32_t>(node));
+        chunk_.node.push_back(static_cast<std::uint32_t>(node));
       } else {
         stack_.push_back(t_.link[2 * node]);
         stack_.push_back(static_cast<std::uint32_t>(node + 1));
       }
     }
-    const std::size_t padded = (cand_.size() + W - 1) / W * W;
-    cbox_.resize(2 * Dim * padded);
-    cstride_ = padded;
-    for (std::size_t k = 0; k < padded; ++k)
-      for (std::size_t d = 0; d < 2 * Dim; ++d) cbox_[d * padded + k] = k < cand_.size() ? t_.box[cand_[k] * 2 * Dim + d] : T(0);
+    chunk_.finish_boxes(t_);
+  }
+
+  // Of the chunk's leaves, those within the radius of the box [glo, ghi] (a group).
+  void set_group(const T* glo, const T* ghi) {
+    cand_.clear();
+    V lo[Dim], hi[Dim];
+    for (std::size_t d = 0; d < Dim; ++d) lo[d] = L::splat(glo[d]), hi[d] = L::splat(ghi[d]);
+    const V r2v = L::splat(r2_), zero = L::splat(T(0));
+    for (std::size_t k0 = 0; k0 < chunk_.node.size(); k0 += W) {
+      V s = zero;
+      for (std::size_t d = 0; d < Dim; ++d) {
+        const V g = L::max(L::max(chunk_.lo(d, k0) - hi[d], lo[d] - chunk_.hi(d, k0)), zero);
+        s = L::mul_add(g, g, s);
+      }
+      std::uint64_t m = L::le(s, r2v) & chunk_.valid(k0);
+      while (m) {
+        const unsigned lane = static_cast<unsigned>(std::countr_zero(m));
+        m &= m - 1;
+        cand_.node.push_back(chunk_.node[k0 + lane]);
+      }
+    }
+    cand_.finish_boxes(t_);
   }
 
   // Appends the row of q (among the group's candidates) to `out`; returns its length.
@@ -641,21 +703,17 @@ class radius_worker {
     V qv[Dim];
     for (std::size_t d = 0; d < Dim; ++d) qv[d] = L::splat(q[d]);
     const V r2v = L::splat(r2_), zero = L::splat(T(0));
-    const std::size_t count = cand_.size();
-    for (std::size_t k0 = 0; k0 < count; k0 += W) {
+    for (std::size_t k0 = 0; k0 < cand_.node.size(); k0 += W) {
       V s = zero;
       for (std::size_t d = 0; d < Dim; ++d) {
-        const V lo = L::load(cbox_.data() + d * cstride_ + k0);
-        const V hi = L::load(cbox_.data() + (Dim + d) * cstride_ + k0);
-        const V g = L::max(L::max(lo - qv[d], qv[d] - hi), zero);
+        const V g = L::max(L::max(cand_.lo(d, k0) - qv[d], qv[d] - cand_.hi(d, k0)), zero);
         s = L::mul_add(g, g, s);
       }
-      std::uint64_t m = L::le(s, r2v);
-      if (count - k0 < W) m &= (std::uint64_t{1} << (count - k0)) - 1;
+      std::uint64_t m = L::le(s, r2v) & cand_.valid(k0);
       while (m) {
         const unsigned lane = static_cast<unsigned>(std::countr_zero(m));
         m &= m - 1;
-        scan_leaf(cand_[k0 + lane], qv, r2v, out);
+        scan_leaf(cand_.node[k0 + lane], qv, r2v, out);
       }
     }
     return finish(out, begin);
@@ -705,7 +763,8 @@ class radius_worker {
       if (!m) continue;
       out.reserve_more(W);
       out.size += L::emit(m, acc, t_.perm.data() + base + s, static_cast<std::uint32_t>(pos0 + s),
-                          out.d2.data() + out.size, out.orig.data() + out.size, out.pos.data() + out.size);
+                          out.d2.data() + out.size, out.with_orig ? out.orig.data() + out.size : spare_orig_,
+                          out.pos.data() + out.size);
     }
   }
 
@@ -713,10 +772,10 @@ class radius_worker {
   T r2_;
   std::size_t keep_;
   row_order order_;
-  std::vector<std::uint32_t> cand_, stack_;
-  aligned_vector<T> cbox_;
-  std::size_t cstride_ = 0;
+  leaf_list chunk_, cand_;
+  std::vector<std::uint32_t> stack_;
   row_sorter<T> sort_;
+  alignas(64) std::uint32_t spare_orig_[W];  // where unwanted caller indices go
 };
 
 // ---- k nearest neighbours -------------------------------------------------------------
@@ -906,7 +965,18 @@ void radius_chunk(const tree_data<T, Dim>& t, points_view<const T, Dim> queries,
   for (std::size_t i = first; i < last; ++i) query_point(t, queries, where, o.order[i], &qs[(i - first) * Dim]);
   rows.offsets.assign(1, 0);
   rows.offsets.reserve(last - first + 1);
+  rows.hits.with_orig = order == row_order::distance || keep != 0;
   rows.hits.reserve_more((last - first) * 40);
+  {
+    T lo[Dim], hi[Dim];
+    for (std::size_t d = 0; d < Dim; ++d) lo[d] = hi[d] = qs[d];
+    for (std::size_t i = 1; i < last - first; ++i)
+      for (std::size_t d = 0; d < Dim; ++d) {
+        lo[d] = std::min(lo[d], qs[i * Dim + d]);
+        hi[d] = std::max(hi[d], qs[i * Dim + d]);
+      }
+    worker.set_chunk(lo, hi);
+  }
   for (std::size_t g = o.chunk_begin[c]; g < o.chunk_begin[c + 1]; ++g) {
     const std::size_t gb = o.group_begin[g] - first, ge = o.group_begin[g + 1] - first;
     T lo[Dim], hi[Dim];

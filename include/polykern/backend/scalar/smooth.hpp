@@ -107,42 +107,73 @@ std::size_t weigh_rows(std::size_t row0, std::size_t rows, const std::uint64_t* 
   return SIZE_MAX;
 }
 
+template <std::size_t C, class T>
+inline void accumulate(T* acc, T w, const T* v) {
+  for (std::size_t c = 0; c < C; ++c) acc[c] = fmadd(w, v[c], acc[c]);
+}
+
 // One Jacobi pass over a slice: out_r[c] = fold_j fmadd(w_rj, in_j[c], .) (C channels;
-// C == 0: any number, 8 at a time). Rows marked keep copy their own value.
+// C == 0: any number, 8 at a time). Rows marked keep copy their own value. For small C the
+// rows go four at a time, interleaved, so four independent chains of multiply-adds hide
+// each other's latency; each row's own sequence of operations is unchanged.
 template <std::size_t C, class T>
 void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* out, std::ptrdiff_t out_stride,
                   std::size_t cols) {
   const std::size_t base = s.offsets[0];
-  for (std::size_t i = 0; i < s.rows; ++i) {
+  const auto row_in = [&](std::size_t j) { return in + static_cast<std::ptrdiff_t>(s.indices[j]) * in_stride; };
+  // Row i of the slice on its own (any number of channels, 8 at a time).
+  const auto one_row = [&](std::size_t i) {
     const std::size_t r = s.row0 + i;
     T* o = out + static_cast<std::ptrdiff_t>(r) * out_stride;
     if (s.keep[i]) {
       const T* own = in + static_cast<std::ptrdiff_t>(r) * in_stride;
       std::copy(own, own + cols, o);
-      continue;
+      return;
     }
     const std::size_t b = s.offsets[i] - base, e = s.offsets[i + 1] - base;
-    if constexpr (C > 0) {
-      T acc[C] = {};
+    for (std::size_t c0 = 0; c0 < cols; c0 += 8) {
+      const std::size_t cn = std::min<std::size_t>(8, cols - c0);
+      T acc[8] = {};
       for (std::size_t j = b; j < e; ++j) {
         const T wj = s.w[j];
-        const T* v = in + static_cast<std::ptrdiff_t>(s.indices[j]) * in_stride;
-        for (std::size_t c = 0; c < C; ++c) acc[c] = fmadd(wj, v[c], acc[c]);
+        const T* v = row_in(j) + c0;
+        for (std::size_t c = 0; c < cn; ++c) acc[c] = fmadd(wj, v[c], acc[c]);
       }
-      for (std::size_t c = 0; c < C; ++c) o[c] = acc[c];
-    } else {
-      for (std::size_t c0 = 0; c0 < cols; c0 += 8) {
-        const std::size_t cn = std::min<std::size_t>(8, cols - c0);
-        T acc[8] = {};
-        for (std::size_t j = b; j < e; ++j) {
-          const T wj = s.w[j];
-          const T* v = in + static_cast<std::ptrdiff_t>(s.indices[j]) * in_stride + c0;
-          for (std::size_t c = 0; c < cn; ++c) acc[c] = fmadd(wj, v[c], acc[c]);
-        }
-        std::copy(acc, acc + cn, o + c0);
+      std::copy(acc, acc + cn, o + c0);
+    }
+  };
+  std::size_t i = 0;
+  if constexpr (C > 0) {
+    constexpr std::size_t R = 4;
+    for (; i + R <= s.rows; i += R) {
+      bool any_keep = false;
+      for (std::size_t k = 0; k < R; ++k) any_keep |= s.keep[i + k] != 0;
+      if (any_keep) {
+        for (std::size_t k = 0; k < R; ++k) one_row(i + k);
+        continue;
+      }
+      std::size_t b[R], e[R], common = SIZE_MAX;
+      for (std::size_t k = 0; k < R; ++k) {
+        b[k] = s.offsets[i + k] - base;
+        e[k] = s.offsets[i + k + 1] - base;
+        common = std::min(common, e[k] - b[k]);
+      }
+      T a0[C] = {}, a1[C] = {}, a2[C] = {}, a3[C] = {};
+      for (std::size_t j = 0; j < common; ++j) {
+        accumulate<C>(a0, s.w[b[0] + j], row_in(b[0] + j));
+        accumulate<C>(a1, s.w[b[1] + j], row_in(b[1] + j));
+        accumulate<C>(a2, s.w[b[2] + j], row_in(b[2] + j));
+        accumulate<C>(a3, s.w[b[3] + j], row_in(b[3] + j));
+      }
+      T* acc[R] = {a0, a1, a2, a3};
+      for (std::size_t k = 0; k < R; ++k) {
+        for (std::size_t j = b[k] + common; j < e[k]; ++j) accumulate<C>(acc[k], s.w[j], row_in(j));
+        T* o = out + static_cast<std::ptrdiff_t>(s.row0 + i + k) * out_stride;
+        for (std::size_t c = 0; c < C; ++c) o[c] = acc[k][c];
       }
     }
   }
+  for (; i < s.rows; ++i) one_row(i);
 }
 
 template <class T>
@@ -257,7 +288,7 @@ void smooth_neighbors_body(points_view<const T, Dim> points, matrix_view<const T
     keep[c].resize(o.last(c) - o.first(c));
     weigh_rows(o.first(c), keep[c].size(), cr.offsets.data(), cr.hits.pos.data(), cr.hits.d2.data(),
                cr.hits.d2.data(), keep[c].data(), a, n);
-    std::vector<std::uint32_t>().swap(cr.hits.orig);
+    cr.hits.orig = {};
   });
   const auto get = [&](std::size_t c) {
     return slice<T>{o.first(c), keep[c].size(), rows[c].offsets.data(), rows[c].hits.pos.data(),
