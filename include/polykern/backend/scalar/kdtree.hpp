@@ -1006,7 +1006,7 @@ neighbor_graph<T> radius_graph_body(const tree_data<T, Dim>& t, points_view<cons
     radius_chunk<V>(t, queries, space::caller, o, c, r2, keep, row_order::distance, out[c]);
   });
   neighbor_graph<T> g;
-  g.offsets.assign(nq + 1, 0);
+  g.offsets = std::vector<std::uint64_t>(nq + 1, 0);
   for (std::size_t c = 0; c < chunks; ++c)
     for (std::size_t i = o.first(c); i < o.last(c); ++i) {
       const std::size_t r = i - o.first(c);
@@ -1035,8 +1035,9 @@ neighbor_graph<T> knn_graph_body(const tree_data<T, Dim>& t, points_view<const T
   const query_order o = make_order(t, queries, space::caller, each);
   const std::size_t nq = o.order.size(), kk = std::min(k, t.n);
   neighbor_graph<T> g;
-  g.offsets.resize(nq + 1);
-  for (std::size_t r = 0; r <= nq; ++r) g.offsets[r] = static_cast<std::uint64_t>(r) * kk;
+  std::vector<std::uint64_t> offsets(nq + 1);
+  for (std::size_t r = 0; r <= nq; ++r) offsets[r] = static_cast<std::uint64_t>(r) * kk;
+  g.offsets = std::move(offsets);
   g.indices.resize(nq * kk);
   g.dist2.resize(nq * kk);
   each(o.chunks(), [&](std::size_t c) {

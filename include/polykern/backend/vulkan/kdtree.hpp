@@ -279,7 +279,7 @@ struct graph_download {
 template <class T>
 neighbor_graph<T> host_graph(const std::vector<std::uint64_t>& lengths) {
   neighbor_graph<T> g;
-  g.offsets.assign(lengths.size() + 1, 0);
+  g.offsets = std::vector<std::uint64_t>(lengths.size() + 1, 0);
   for (std::size_t r = 0; r < lengths.size(); ++r) g.offsets[r + 1] = g.offsets[r] + lengths[r];
   g.indices.resize(g.offsets.back());
   g.dist2.resize(g.offsets.back());
