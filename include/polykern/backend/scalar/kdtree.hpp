@@ -264,47 +264,58 @@ inline std::uint64_t interleave(const std::uint64_t* q) {
   }
 }
 
-// Stable LSD radix sort of (key, value) pairs on the low `bits` bits of the keys, 11 bits
-// a pass, over fixed chunks (the result is the same for any executor).
-template <class Each>
-void radix_sort(std::vector<std::uint64_t>& keys, std::vector<std::uint32_t>& values, unsigned bits,
-                const Each& each) {
+// Orders the points by the top 11 bits of their Morton codes (one counting pass: a stable
+// bucket sort by caller index within a bucket), then sorts any bucket of more than
+// `fine` points by its whole code (ties by index). Finer order is not needed: the tree
+// re-splits every block of at most block_points points as a KD-tree. Fixed chunks, so the
+// result is the same for any executor.
+template <class Each, class Code>
+void morton_order(std::size_t n, unsigned bits, std::size_t fine, const Code& code, std::vector<std::uint32_t>& order,
+                  const Each& each) {
   constexpr unsigned digit = 11, buckets = 1u << digit;
   constexpr std::size_t chunk = 1 << 15;
-  const std::size_t n = keys.size(), chunks = (n + chunk - 1) / chunk;
-  std::vector<std::uint64_t> keys2(n);
-  std::vector<std::uint32_t> values2(n);
+  const unsigned shift = bits > digit ? bits - digit : 0;
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  std::vector<std::uint64_t> keys(n), sorted(n);
   std::vector<std::uint32_t> hist(chunks * buckets);
-  for (unsigned shift = 0; shift < bits; shift += digit) {
-    each(chunks, [&](std::size_t c) {
-      std::uint32_t* h = hist.data() + c * buckets;
-      std::fill(h, h + buckets, 0u);
-      for (std::size_t i = c * chunk, e = std::min(n, i + chunk); i < e; ++i) ++h[(keys[i] >> shift) & (buckets - 1)];
-    });
-    std::uint32_t running = 0;
-    bool trivial = false;
-    for (unsigned b = 0; b < buckets; ++b) {
-      std::size_t total = 0;
-      for (std::size_t c = 0; c < chunks; ++c) {
-        const std::uint32_t count = hist[c * buckets + b];
-        total += count;
-        hist[c * buckets + b] = running;
-        running += count;
-      }
-      trivial |= total == n;
+  each(chunks, [&](std::size_t c) {
+    std::uint32_t* h = hist.data() + c * buckets;
+    std::fill(h, h + buckets, 0u);
+    for (std::size_t i = c * chunk, e = std::min(n, i + chunk); i < e; ++i) {
+      keys[i] = code(i);
+      ++h[(keys[i] >> shift) & (buckets - 1)];
     }
-    if (trivial) continue;  // every key has the same digit here: the pass would move nothing
-    each(chunks, [&](std::size_t c) {
-      std::uint32_t* h = hist.data() + c * buckets;
-      for (std::size_t i = c * chunk, e = std::min(n, i + chunk); i < e; ++i) {
-        const std::uint32_t at = h[(keys[i] >> shift) & (buckets - 1)]++;
-        keys2[at] = keys[i];
-        values2[at] = values[i];
-      }
-    });
-    keys.swap(keys2);
-    values.swap(values2);
+  });
+  std::vector<std::size_t> bucket_begin(buckets + 1, 0);
+  std::uint32_t running = 0;
+  for (unsigned b = 0; b < buckets; ++b) {
+    bucket_begin[b] = running;
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const std::uint32_t count = hist[c * buckets + b];
+      hist[c * buckets + b] = running;
+      running += count;
+    }
   }
+  bucket_begin[buckets] = n;
+  order.resize(n);
+  each(chunks, [&](std::size_t c) {
+    std::uint32_t* h = hist.data() + c * buckets;
+    for (std::size_t i = c * chunk, e = std::min(n, i + chunk); i < e; ++i) {
+      const std::uint32_t at = h[(keys[i] >> shift) & (buckets - 1)]++;
+      sorted[at] = keys[i];
+      order[at] = static_cast<std::uint32_t>(i);
+    }
+  });
+  std::vector<unsigned> big;
+  for (unsigned b = 0; b < buckets; ++b)
+    if (bucket_begin[b + 1] - bucket_begin[b] > fine) big.push_back(b);
+  each(big.size(), [&](std::size_t k) {
+    const std::size_t b0 = bucket_begin[big[k]], b1 = bucket_begin[big[k] + 1];
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> part(b1 - b0);
+    for (std::size_t i = b0; i < b1; ++i) part[i - b0] = {sorted[i], order[i]};
+    std::sort(part.begin(), part.end());
+    for (std::size_t i = b0; i < b1; ++i) order[i] = part[i - b0].second;
+  });
 }
 
 template <class T, std::size_t Dim>
@@ -450,7 +461,7 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
   constexpr std::size_t chunk = 1 << 15;
   const std::size_t chunks = (n + chunk - 1) / chunk;
 
-  // Bounding box, then Morton codes on a grid of 2^bits cells per dimension.
+  // Bounding box, then the Morton order on a grid of 2^bits cells per dimension.
   std::vector<T> part(chunks * 2 * Dim);
   each(chunks, [&](std::size_t c) {
     T* lo = part.data() + c * 2 * Dim;
@@ -475,19 +486,16 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
     lo[d] = l;
     scale[d] = h > l ? cells / (h - l) : 0.0;
   }
-  std::vector<std::uint64_t> keys(n);
-  std::vector<std::uint32_t> order(n);
-  each(chunks, [&](std::size_t c) {
-    for (std::size_t i = c * chunk, e = std::min(n, i + chunk); i < e; ++i) {
-      std::uint64_t q[Dim];
-      for (std::size_t d = 0; d < Dim; ++d)
-        q[d] = static_cast<std::uint64_t>(std::min(cells, (static_cast<double>(points[i][d]) - lo[d]) * scale[d]));
-      keys[i] = interleave<Dim>(q);
-      order[i] = static_cast<std::uint32_t>(i);
-    }
-  });
-  radix_sort(keys, order, static_cast<unsigned>(bits * Dim), each);
-  std::vector<std::uint64_t>().swap(keys);
+  std::vector<std::uint32_t> order;
+  morton_order(
+      n, bits * static_cast<unsigned>(Dim), block_points,
+      [&](std::size_t i) {
+        std::uint64_t q[Dim];
+        for (std::size_t d = 0; d < Dim; ++d)
+          q[d] = static_cast<std::uint64_t>(std::min(cells, (static_cast<double>(points[i][d]) - lo[d]) * scale[d]));
+        return interleave<Dim>(q);
+      },
+      order, each);
 
   // The top of the tree over the Morton order, then the blocks (KD splits), in parallel.
   t.coords.assign(Dim * t.slots, std::numeric_limits<T>::quiet_NaN());
@@ -760,8 +768,7 @@ class radius_worker {
         acc = L::mul_add(x, x, acc);
       }
       const std::uint64_t m = L::le(acc, r2v);  // NaN padding never passes
-      if (!m) continue;
-      out.reserve_more(W);
+      out.reserve_more(W);  // no test of m: emitting nothing is cheaper than a mispredicted branch
       out.size += L::emit(m, acc, t_.perm.data() + base + s, static_cast<std::uint32_t>(pos0 + s),
                           out.d2.data() + out.size, out.with_orig ? out.orig.data() + out.size : spare_orig_,
                           out.pos.data() + out.size);

@@ -86,23 +86,56 @@ inline constexpr std::size_t rows_per_chunk = 1024;
 // case nothing was written.
 template <class T>
 std::size_t weigh_rows(std::size_t row0, std::size_t rows, const std::uint64_t* offsets, const std::uint32_t* indices,
-                       const T* d2, T* w, std::uint8_t* keep, T a, std::size_t n) {
+                       const T* d2, T* w, std::uint8_t* keep, T a, std::size_t n, bool check = true) {
   const std::size_t base = offsets[0], nnz = offsets[rows] - base;
-  for (std::size_t e = 0; e < nnz; ++e)
-    if (indices[e] >= n || !(d2[e] >= 0)) return e;
+  if (check) {
+    bool bad = false;  // no early exit, so the loop vectorises
+    for (std::size_t e = 0; e < nnz; ++e) bad |= (indices[e] >= n) | !(d2[e] >= 0);
+    if (bad)
+      for (std::size_t e = 0; e < nnz; ++e)
+        if (indices[e] >= n || !(d2[e] >= 0)) return e;
+  }
   exp_scaled(d2, w, nnz, a);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t b = offsets[r] - base, e = offsets[r + 1] - base, self = row0 + r;
-    T sum = 0;
-    bool other = false;
-    for (std::size_t j = b; j < e; ++j) {
-      sum += w[j];
-      other |= indices[j] != self;
-    }
+  // Each row's sum is the fold over its entries in order; rows go four at a time so the
+  // four chains of additions overlap.
+  const auto finish_row = [&](std::size_t r, T sum, bool other) {
+    const std::size_t b = offsets[r] - base, e = offsets[r + 1] - base;
     keep[r] = !other || !(sum > 0);
-    if (keep[r]) continue;
+    if (keep[r]) return;
     const T inv = T(1) / sum;
     for (std::size_t j = b; j < e; ++j) w[j] *= inv;
+  };
+  std::size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    std::size_t b[4], len[4], common = SIZE_MAX;
+    for (std::size_t k = 0; k < 4; ++k) {
+      b[k] = offsets[r + k] - base;
+      len[k] = offsets[r + k + 1] - offsets[r + k];
+      common = std::min(common, len[k]);
+    }
+    T sum[4] = {};
+    bool other[4] = {};
+    for (std::size_t j = 0; j < common; ++j)
+      for (std::size_t k = 0; k < 4; ++k) {
+        sum[k] += w[b[k] + j];
+        other[k] |= indices[b[k] + j] != row0 + r + k;
+      }
+    for (std::size_t k = 0; k < 4; ++k) {
+      for (std::size_t j = common; j < len[k]; ++j) {
+        sum[k] += w[b[k] + j];
+        other[k] |= indices[b[k] + j] != row0 + r + k;
+      }
+      finish_row(r + k, sum[k], other[k]);
+    }
+  }
+  for (; r < rows; ++r) {
+    T sum = 0;
+    bool other = false;
+    for (std::size_t j = offsets[r] - base; j < offsets[r + 1] - base; ++j) {
+      sum += w[j];
+      other |= indices[j] != row0 + r;
+    }
+    finish_row(r, sum, other);
   }
   return SIZE_MAX;
 }
@@ -118,13 +151,16 @@ inline void accumulate(T* acc, T w, const T* v) {
 // each other's latency; each row's own sequence of operations is unchanged.
 template <std::size_t C, class T>
 void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* out, std::ptrdiff_t out_stride,
-                  std::size_t cols) {
+                  std::size_t cols, const std::uint32_t* out_map) {
   const std::size_t base = s.offsets[0];
+  const auto out_row = [&](std::size_t r) {
+    return out + static_cast<std::ptrdiff_t>(out_map ? out_map[r] : r) * out_stride;
+  };
   const auto row_in = [&](std::size_t j) { return in + static_cast<std::ptrdiff_t>(s.indices[j]) * in_stride; };
   // Row i of the slice on its own (any number of channels, 8 at a time).
   const auto one_row = [&](std::size_t i) {
     const std::size_t r = s.row0 + i;
-    T* o = out + static_cast<std::ptrdiff_t>(r) * out_stride;
+    T* o = out_row(r);
     if (s.keep[i]) {
       const T* own = in + static_cast<std::ptrdiff_t>(r) * in_stride;
       std::copy(own, own + cols, o);
@@ -168,7 +204,7 @@ void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* o
       T* acc[R] = {a0, a1, a2, a3};
       for (std::size_t k = 0; k < R; ++k) {
         for (std::size_t j = b[k] + common; j < e[k]; ++j) accumulate<C>(acc[k], s.w[j], row_in(j));
-        T* o = out + static_cast<std::ptrdiff_t>(s.row0 + i + k) * out_stride;
+        T* o = out_row(s.row0 + i + k);
         for (std::size_t c = 0; c < C; ++c) o[c] = acc[k][c];
       }
     }
@@ -176,16 +212,17 @@ void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* o
   for (; i < s.rows; ++i) one_row(i);
 }
 
+// Row r of the pass goes to row out_map[r] of `out` (out_map == nullptr: row r).
 template <class T>
 void smooth_slice_any(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* out, std::ptrdiff_t out_stride,
-                      std::size_t cols) {
+                      std::size_t cols, const std::uint32_t* out_map = nullptr) {
   switch (cols) {
-    case 1: return smooth_slice<1>(s, in, in_stride, out, out_stride, cols);
-    case 2: return smooth_slice<2>(s, in, in_stride, out, out_stride, cols);
-    case 3: return smooth_slice<3>(s, in, in_stride, out, out_stride, cols);
-    case 4: return smooth_slice<4>(s, in, in_stride, out, out_stride, cols);
-    case 8: return smooth_slice<8>(s, in, in_stride, out, out_stride, cols);
-    default: return smooth_slice<0>(s, in, in_stride, out, out_stride, cols);
+    case 1: return smooth_slice<1>(s, in, in_stride, out, out_stride, cols, out_map);
+    case 2: return smooth_slice<2>(s, in, in_stride, out, out_stride, cols, out_map);
+    case 3: return smooth_slice<3>(s, in, in_stride, out, out_stride, cols, out_map);
+    case 4: return smooth_slice<4>(s, in, in_stride, out, out_stride, cols, out_map);
+    case 8: return smooth_slice<8>(s, in, in_stride, out, out_stride, cols, out_map);
+    default: return smooth_slice<0>(s, in, in_stride, out, out_stride, cols, out_map);
   }
 }
 
@@ -201,11 +238,12 @@ void copy_rows(matrix_view<const T> src, matrix_view<T> dst, const Each& each) {
 }
 
 // `iterations` Jacobi passes over the slices (get(c) for c < count), between two scratch
-// buffers; only the last pass writes `out`. `out` may be `values` itself (then the values
-// are copied first); any other overlap was rejected by the entry point.
+// buffers; only the last pass writes `out` (row r to row out_map[r] when out_map is given).
+// `out` may be `values` itself (then the values are copied first); any other overlap was
+// rejected by the entry point.
 template <class T, class Get, class Each>
 void run_passes(const Get& get, std::size_t count, matrix_view<const T> values, matrix_view<T> out,
-                std::size_t iterations, const Each& each) {
+                std::size_t iterations, const Each& each, const std::uint32_t* out_map = nullptr) {
   const std::size_t n = values.rows, cols = values.cols;
   if (n == 0 || cols == 0) return;
   std::vector<T> input;
@@ -215,7 +253,14 @@ void run_passes(const Get& get, std::size_t count, matrix_view<const T> values, 
     values = matrix_view<const T>(input.data(), n, cols);
   }
   if (iterations == 0) {
-    copy_rows(values, out, each);
+    if (out_map) {
+      each(count, [&](std::size_t c) {
+        const slice<T> sl = get(c);
+        for (std::size_t r = sl.row0; r < sl.row0 + sl.rows; ++r) std::copy_n(values.row(r), cols, out.row(out_map[r]));
+      });
+    } else {
+      copy_rows(values, out, each);
+    }
     return;
   }
   std::vector<T> buf[2];
@@ -224,13 +269,15 @@ void run_passes(const Get& get, std::size_t count, matrix_view<const T> values, 
   for (std::size_t it = 1; it <= iterations; ++it) {
     T* dst = out.data;
     std::ptrdiff_t dst_stride = out.row_stride;
+    const std::uint32_t* map = out_map;
     if (it < iterations) {
+      map = nullptr;
       auto& b = buf[it & 1];
       b.resize(n * cols);
       dst = b.data();
       dst_stride = static_cast<std::ptrdiff_t>(cols);
     }
-    each(count, [&](std::size_t c) { smooth_slice_any(get(c), cur, cur_stride, dst, dst_stride, cols); });
+    each(count, [&](std::size_t c) { smooth_slice_any(get(c), cur, cur_stride, dst, dst_stride, cols, map); });
     cur = dst;
     cur_stride = dst_stride;
   }
@@ -270,9 +317,10 @@ void smooth_graph(const neighbor_graph<T>& g, matrix_view<const T> values, matri
 
 // smooth_neighbors on the CPU: the tree, then per chunk of ~512 points (in tree order) its
 // rows, found in tree-position order with tree positions as indices, weighed in place
-// while they are in cache; the values gathered into tree order, the passes (each reads
-// neighbouring memory), and the result scattered back to the caller's order. No graph is
-// assembled: the chunks are the graph.
+// while they are in cache, and its values gathered into tree order; then the passes (each
+// reads neighbouring memory), the last one writing to the caller's rows. No graph is
+// assembled: the chunks are the graph. `out` may be `values`: they are read in the first
+// phase only.
 template <class V, class T, std::size_t Dim, class Each>
 void smooth_neighbors_body(points_view<const T, Dim> points, matrix_view<const T> values, matrix_view<T> out, T r2,
                            T a, std::size_t iterations, std::size_t keep_nearest, const Each& each) {
@@ -282,31 +330,26 @@ void smooth_neighbors_body(points_view<const T, Dim> points, matrix_view<const T
   const std::size_t n = t.n, cols = values.cols, chunks = o.chunks();
   std::vector<kd::chunk_rows<T>> rows(chunks);
   std::vector<std::vector<std::uint8_t>> keep(chunks);
-  each(chunks, [&](std::size_t c) {
+  std::vector<std::uint32_t> caller(n);  // tree position -> caller row
+  std::vector<T> in(n * cols);
+  each(chunks, [&](std::size_t c) {  // rows, weights and the values in tree order: one pass
     kd::chunk_rows<T>& cr = rows[c];
     kd::radius_chunk<V>(t, points, kd::space::tree, o, c, r2, keep_nearest, kd::row_order::position, cr);
     keep[c].resize(o.last(c) - o.first(c));
     weigh_rows(o.first(c), keep[c].size(), cr.offsets.data(), cr.hits.pos.data(), cr.hits.d2.data(),
-               cr.hits.d2.data(), keep[c].data(), a, n);
+               cr.hits.d2.data(), keep[c].data(), a, n, false);  // our own rows need no check
     cr.hits.orig = {};
+    for (std::size_t p = o.first(c); p < o.last(c); ++p) {
+      caller[p] = t.orig(p);
+      std::copy_n(values.row(caller[p]), cols, in.data() + p * cols);
+    }
   });
   const auto get = [&](std::size_t c) {
     return slice<T>{o.first(c), keep[c].size(), rows[c].offsets.data(), rows[c].hits.pos.data(),
                     rows[c].hits.d2.data(), keep[c].data()};
   };
-  std::vector<T> in(n * cols), res(n * cols);
-  each(chunks, [&](std::size_t c) {
-    for (std::size_t p = o.first(c); p < o.last(c); ++p) {
-      const T* v = values.row(t.orig(p));
-      std::copy(v, v + cols, in.data() + p * cols);
-    }
-  });
-  run_passes<T>(get, chunks, matrix_view<const T>(in.data(), n, cols), matrix_view<T>(res.data(), n, cols),
-                iterations, each);
-  each(chunks, [&](std::size_t c) {
-    for (std::size_t p = o.first(c); p < o.last(c); ++p)
-      std::copy(res.data() + p * cols, res.data() + (p + 1) * cols, out.row(t.orig(p)));
-  });
+  // The last pass writes each row straight to its caller row of `out`.
+  run_passes<T>(get, chunks, matrix_view<const T>(in.data(), n, cols), out, iterations, each, caller.data());
 }
 
 // ---- the scalar policy ----------------------------------------------------------------
