@@ -319,7 +319,9 @@ void check_exact_radius(const P& policy) {
       std::sort(got.begin(), got.end());
       ASSERT_EQ(got, want) << "radius " << radius << " query " << q;
     }
-    if (radius > 0) EXPECT_GT(at_radius, 0u);
+    if (radius > 0) {
+      EXPECT_GT(at_radius, 0u);
+    }
   }
 }
 TYPED_TEST(Kdtree, PointsExactlyAtTheRadiusAreIncluded) {
@@ -344,7 +346,9 @@ TYPED_TEST(Kdtree, RowsAreSortedByDistanceThenIndexAndDist2IsEuclidean) {
         exact += x * x;
       }
       EXPECT_NEAR(d2[e], exact, 1e-6 * exact + 1e-12);
-      if (e > 0) EXPECT_TRUE(d2[e - 1] < d2[e] || (d2[e - 1] == d2[e] && idx[e - 1] < idx[e]));
+      if (e > 0) {
+        EXPECT_TRUE(d2[e - 1] < d2[e] || (d2[e - 1] == d2[e] && idx[e - 1] < idx[e]));
+      }
     }
   }
 }
