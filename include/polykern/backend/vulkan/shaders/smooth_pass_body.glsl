@@ -1,0 +1,41 @@
+// One Jacobi pass of the Gaussian smoothing over a chunk of graph rows (included by
+// smooth_pass_f32.comp / smooth_pass_f64.comp, which define T). One invocation per
+// (row, channel): out = fold over the row, in order, of fmadd(w_j, in_j, .), exactly the
+// CPU's sequence (USE_FMA says whether the CPU fuses), under `precise`.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const bool USE_FMA = true;
+
+layout(std430, binding = 0) readonly buffer Rows { uint rows[]; };
+layout(std430, binding = 1) readonly buffer Index { uint index[]; };
+layout(std430, binding = 2) readonly buffer Weights { T w[]; };
+layout(std430, binding = 3) readonly buffer Keep { uint keep[]; };
+layout(std430, binding = 4) readonly buffer In { T vin[]; };     // all rows, `cols` channels each
+layout(std430, binding = 5) buffer Out { T vout[]; };
+
+layout(push_constant) uniform Push {
+  uint rows;
+  uint row0;
+  uint cols;
+  uint pad0;
+} pc;
+
+T fmadd(T a, T b, T c) {
+  precise T r;
+  if (USE_FMA) r = fma(a, b, c);
+  else r = a * b + c;
+  return r;
+}
+
+void main() {
+  uint id = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x;
+  uint i = id / pc.cols, c = id - i * pc.cols;
+  if (i >= pc.rows) return;
+  uint r = pc.row0 + i;
+  if (keep[i] != 0u) {
+    vout[r * pc.cols + c] = vin[r * pc.cols + c];
+    return;
+  }
+  precise T acc = T(0);
+  for (uint j = rows[i]; j < rows[i + 1]; ++j) acc = fmadd(w[j], vin[index[j] * pc.cols + c], acc);
+  vout[r * pc.cols + c] = acc;
+}
