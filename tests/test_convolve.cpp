@@ -588,3 +588,83 @@ TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
   const std::vector<pk::image_view<float>> same_twice = {dst.view(), dst.view()};
   expect_error([&] { pk::correlate_batch(policy, srcs, k.view(), same_twice); }, "dsts[1] overlaps dsts[0]");
 }
+
+// ---- the Vulkan paths ---------------------------------------------------------------------
+
+#if POLYKERN_HAS_VULKAN
+// Bindings limited to 24 KiB: a 100x61 RGB float image (1200 bytes a row) runs in bands of
+// a few rows, each with its halo, for every method, border and element type.
+TEST(ConvolveVulkan, vulkan_RowBandsWithHalos) {
+  pk::vulkan::context ctx;
+  ctx.limit_binding_bytes_for_testing(24 * 1024);
+  const pk::exec::vulkan_policy policy{ctx};
+  const auto src = random_image<float>(100, 61, 3, 700);
+  const auto src8 = random_image<std::uint8_t>(100, 61, 3, 701);
+  const auto g = pk::detail::conv::gaussian_taps(7, 1.5);
+  dense_kernel rank2 = outer(taps(5, 702), taps(9, 703));
+  const auto second = outer(taps(5, 704), taps(9, 705));
+  for (std::size_t i = 0; i < rank2.k.size(); ++i) rank2.k[i] = (rank2.k[i] + second.k[i]) / 20;
+  for (const auto mode : all_borders) {
+    const pk::border_spec b{mode, 0.75};
+    for (const auto& [k, method] : {std::pair{outer(g, g), pk::conv_method::separable},
+                                    std::pair{rank2, pk::conv_method::low_rank},
+                                    std::pair{random_kernel(5, 7, 706), pk::conv_method::direct}}) {
+      pk::image<float> dst(100, 61, 3);
+      pk::correlate(policy, src.view(), k.view(), dst.view(), b, method);
+      EXPECT_TRUE(matches(dst, brute(src, k, b), 2e-5)) << pk::name(mode) << " " << pk::name(method);
+      pk::image<std::uint8_t> dst8(100, 61, 3);
+      pk::correlate(policy, src8.view(), k.view(), dst8.view(), b, method);
+      EXPECT_TRUE(matches(dst8, brute(src8, k, b), 0)) << pk::name(mode) << " " << pk::name(method);
+    }
+  }
+  // A kernel taller than a band, and a batch, through small bindings.
+  ctx.limit_binding_bytes_for_testing(48 * 1024);
+  const auto tall = random_kernel(3, 31, 707, true);
+  pk::image<float> a(100, 61, 3), c(100, 61, 3);
+  const std::vector<pk::image_view<const float>> in = {src.view(), src.view()};
+  const std::vector<pk::image_view<float>> out = {a.view(), c.view()};
+  pk::correlate_batch(policy, in, tall.view(), out, {pk::border::wrap});
+  const auto ref = brute(src, tall, {pk::border::wrap});
+  EXPECT_TRUE(matches(a, ref, 2e-5));
+  EXPECT_TRUE(matches(c, ref, 2e-5));
+  // A row that cannot fit a binding is a vulkan_error (with_fallback then uses the CPU).
+  ctx.limit_binding_bytes_for_testing(1024);
+  EXPECT_THROW(pk::correlate(policy, src.view(), tall.view(), a.view()), pk::vulkan_error);
+  ctx.limit_binding_bytes_for_testing(0);
+  EXPECT_TRUE(ctx.validation_messages().empty());
+}
+
+// with_fallback: an injected device-memory failure reruns on the CPU; nothing half-written.
+TEST(ConvolveVulkan, vulkan_FallbackOnOutOfDeviceMemory) {
+  auto img = random_image<float>(40, 30, 1, 710);
+  const auto original = img;
+  const auto k = random_kernel(5, 5, 711);
+  const auto policy = pk::exec::with_fallback(pk::exec::vulkan, pk::exec::simd);
+  {
+    pk::vulkan::testing::scoped_allocation_failure fail(2);  // the third buffer fails
+    pk::correlate(policy, img.view(), k.view(), img.view());
+  }
+  pk::image<float> cpu(40, 30, 1);
+  pk::correlate(pk::exec::simd, original.view(), k.view(), cpu.view());
+  EXPECT_EQ(max_abs_difference(img, cpu), 0.0);
+  pk::image<float> dst(40, 30, 1, 5.0f);
+  {
+    pk::vulkan::testing::scoped_allocation_failure fail(1);
+    EXPECT_THROW(pk::correlate(pk::exec::vulkan, original.view(), k.view(), dst.view()), pk::vulkan_error);
+  }
+  EXPECT_EQ(dst(17, 11), 5.0f);
+}
+
+// One real workload over maxStorageBufferRange (lavapipe: 128 MiB): 4100x2048 RGBA float.
+TEST(ConvolveVulkan, vulkan_ImageLargerThanOneBinding) {
+  auto& ctx = pk::vulkan::default_context();
+  const std::size_t W = 4100, H = 2048;
+  ASSERT_GT(W * H * 4 * sizeof(float), ctx.info().max_storage_buffer_range);
+  pk::image<float> src(W, H, 4), gpu(W, H, 4), cpu(W, H, 4);
+  for (std::size_t y = 0; y < H; ++y)
+    for (std::size_t e = 0; e < W * 4; ++e) src.view().row(y)[e] = float((y * 7 + e * 13) % 101) / 100.0f;
+  pk::gaussian_blur(pk::exec::vulkan, src.view(), gpu.view(), 1.0, 0, 3, {pk::border::reflect101});
+  pk::gaussian_blur(pk::exec::openmp, src.view(), cpu.view(), 1.0, 0, 3, {pk::border::reflect101});
+  EXPECT_LE(max_abs_difference(gpu, cpu), 1e-6);
+}
+#endif
