@@ -477,6 +477,28 @@ TYPED_TEST(Convolve, GaussianBlurAgreesWithOpenCv) {
   }
 }
 
+TYPED_TEST(Convolve, WeightedSumOfSeparableTermsInOnePass) {
+  const auto src = random_image<float>(57, 33, 3, 450);
+  const auto src8 = random_image<std::uint8_t>(57, 33, 3, 451);
+  const auto g5 = pk::gaussian_kernel(5, 1.0), g11 = pk::gaussian_kernel(11, 2.0), t3 = taps(3, 452);
+  const std::vector<pk::separable_term> terms = {{g5, g5, 0.5}, {g11, t3, -0.25}, {t3, g11, 2.0}};
+  dense_kernel sum{11, 11, std::vector<float>(121, 0.0f)};
+  for (const auto& t : terms) {  // the same sum as one dense 11x11 kernel (centres aligned)
+    const std::size_t ox = (11 - t.kx.size()) / 2, oy = (11 - t.ky.size()) / 2;
+    for (std::size_t j = 0; j < t.ky.size(); ++j)
+      for (std::size_t i = 0; i < t.kx.size(); ++i)
+        sum.k[(oy + j) * 11 + ox + i] += static_cast<float>(t.weight * t.kx[i] * t.ky[j]);
+  }
+  for (const auto mode : all_borders) {
+    pk::image<float> dst(57, 33, 3);
+    pk::separable_correlate(this->policy, src.view(), std::span<const pk::separable_term>(terms), dst.view(), {mode, 0.5});
+    EXPECT_TRUE(matches(dst, brute(src, sum, {mode, 0.5}), 1e-5)) << pk::name(mode);
+    pk::image<std::uint8_t> dst8(57, 33, 3);
+    pk::separable_correlate(this->policy, src8.view(), std::span<const pk::separable_term>(terms), dst8.view(), {mode, 9});
+    EXPECT_TRUE(matches(dst8, brute(src8, sum, {mode, 9}), 0)) << pk::name(mode);
+  }
+}
+
 // ---- the film app's halation --------------------------------------------------------------
 
 namespace {

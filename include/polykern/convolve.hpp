@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <ranges>
+#include <string>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -184,6 +186,53 @@ void separable_correlate(const P& policy, image_view<S> src, std::span<const flo
   req.given.push_back({detail::conv::take_taps(fn, "kx", kx), detail::conv::take_taps(fn, "ky", ky)});
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
   detail::conv::execute(policy, req, std::span(&one, 1));
+}
+
+// One term of a sum of separable filters: weight * (ky as a column) x (kx as a row).
+struct separable_term {
+  std::span<const float> kx, ky;
+  double weight = 1.0;
+};
+
+// sum over the terms of weight * separable_correlate(src, kx, ky), in one pass: no
+// intermediate image, one rounding at the end for uint8. Sizes may differ per term (each
+// anchored at its centre). The film app's halation is three weighted Gaussians:
+//   separable_correlate(policy, src, {{g61, g61, 0.5}, {g121, g121, 0.3}, {g151, g151, 0.2}}, dst)
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void separable_correlate(const P& policy, image_view<S> src, std::span<const separable_term> terms, image_view<D> dst,
+                         border_spec border = {}) {
+  constexpr std::string_view fn = "separable_correlate";
+  detail::conv::check_pair(fn, src, dst);
+  detail::conv::check_border(fn, border);
+  detail::require(!terms.empty(), fn, "terms is empty; give at least one term");
+  detail::conv::request req;
+  req.border = border;
+  for (std::size_t t = 0; t < terms.size(); ++t) {
+    const std::string kx = detail::concat("terms[", t, "].kx"), ky = detail::concat("terms[", t, "].ky");
+    detail::require(std::isfinite(terms[t].weight), fn, "terms[", t, "].weight is ", terms[t].weight,
+                    "; must be finite");
+    detail::conv::term term{detail::conv::take_taps(fn, kx, terms[t].kx), detail::conv::take_taps(fn, ky, terms[t].ky)};
+    for (float& k : term.ky) k = static_cast<float>(k * terms[t].weight);
+    req.given.push_back(std::move(term));
+  }
+  const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
+  detail::conv::execute(policy, req, std::span(&one, 1));
+}
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void separable_correlate(const P& policy, image_view<S> src, std::initializer_list<separable_term> terms,
+                         image_view<D> dst, border_spec border = {}) {
+  separable_correlate(policy, src, std::span<const separable_term>(terms.begin(), terms.size()), dst, border);
+}
+
+// The Gaussian taps gaussian_blur uses for one side: OpenCV getGaussianKernel(ksize, sigma,
+// CV_32F). ksize must be odd and >= 1; sigma <= 0 derives sigma from ksize.
+inline std::vector<float> gaussian_kernel(int ksize, double sigma) {
+  detail::require(ksize >= 1 && ksize % 2 == 1 && static_cast<std::size_t>(ksize) <= detail::conv::max_kernel_taps,
+                  "gaussian_kernel", "ksize is ", ksize, "; must be odd and in [1, ", detail::conv::max_kernel_taps, "]");
+  detail::require(std::isfinite(sigma), "gaussian_kernel", "sigma is ", sigma, "; must be finite");
+  return detail::conv::gaussian_taps(static_cast<std::size_t>(ksize), sigma);
 }
 
 // OpenCV GaussianBlur: sigma_y <= 0 means sigma_x; ksize 0 derives each side from its

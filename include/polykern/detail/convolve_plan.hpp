@@ -307,7 +307,7 @@ inline plan resolve(const request& req, target where, std::size_t width, std::si
   plan p;
   p.border = req.border;
   if (!req.given.empty()) {
-    p.method = conv_method::separable;
+    p.method = req.given.size() == 1 ? conv_method::separable : conv_method::low_rank;
     p.terms = req.given;
     return p;
   }
