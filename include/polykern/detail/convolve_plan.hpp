@@ -200,18 +200,19 @@ inline std::optional<std::vector<term>> low_rank_terms(const kernel2d& k, std::s
 
 // ---- cost model ---------------------------------------------------------------------
 //
-// Estimated time per output element (one channel of one pixel) in units of one
-// vectorised multiply-add of the separable engine, measured on the CI-class machine
-// (AVX-512, bench/convolve.cpp) and kept as simple formulas:
-//   direct:    kw*kh taps, each a bit dearer (unaligned loads, 2D register blocking)
-//   separable: (kh + 15) + kw per term (the vertical pass works on 16-row blocks), plus
-//              the transposes and the store
-//   fft:       overlap-save tiles; per tile the FFTs cost ~ n log2 n per row and column
-// For Vulkan only direct and separable passes exist; their ratio is about the same.
+// Estimated nanoseconds per output element (one channel of one pixel) on one core of the
+// CI-class machine (AVX-512, simd policy), fitted to measurements of every method over
+// kernel sizes 3..201 on 2000x3000 (docs/convolve.md has the table). The openmp policy
+// scales all methods alike, so ratios carry over. The GPU has no FFT; there only direct
+// and separable passes compete, whose ratio is taken to be the same.
+//   direct:      0.035 ns per tap + 0.8 (loads, stores, the padded rows)
+//   separable r: 0.5 + r * (0.014 * (kw + kh + 15) + 0.15)   (+15: 16-row blocks)
+//   fft:         per pair of tiles, 2.2 * [(n + valid rows) * f(m) + 2 m f(n) + 6 n m]
+//                with f(n) = 0.55 n log2 n, plus 50 us of per-tile work
 
 struct fft_tiling {
   std::size_t rows = 0, cols = 0;  // FFT sizes of one tile
-  double cost = 0;                 // estimated cost per output element
+  double cost = 0;                 // estimated ns per output element
 };
 
 // Sizes whose only prime factors are 2, 3 and 5 (fast for Eigen's kissfft backend).
@@ -221,7 +222,7 @@ inline bool fft_friendly(std::size_t n) {
   return n == 1;
 }
 
-// Cost of one complex FFT of size n, in the units above.
+// Model cost of one complex FFT of size n.
 inline double fft_cost(std::size_t n) { return 0.55 * static_cast<double>(n) * std::log2(static_cast<double>(n)); }
 
 // The tile sizes that minimise the FFT method's estimated cost for a width x height image
@@ -239,19 +240,18 @@ inline fft_tiling choose_fft_tiling(std::size_t width, std::size_t height, std::
   fft_tiling best;
   best.cost = HUGE_VAL;
   for (std::size_t n : rows) {
-    if (n < kh) continue;
     const std::size_t valid_rows = n - kh + 1;
     const std::size_t tiles_y = (height + valid_rows - 1) / valid_rows;
     for (std::size_t m : cols) {
-      if (m < kw) continue;
       if (n * m > (std::size_t{1} << 23)) continue;  // 64 MB of complex floats per tile
       const std::size_t valid_cols = m - kw + 1;
       const std::size_t tiles_x = (width + valid_cols - 1) / valid_cols;
       const std::size_t pairs = (tiles_y * tiles_x * planes + 1) / 2;
       // forward: n row FFTs + m column FFTs; inverse: m column + valid_rows row FFTs;
-      // plus gathering, multiplying and scattering (about 6 units per element).
-      const double per_pair = static_cast<double>(n + valid_rows) * fft_cost(m) +
-                              2.0 * static_cast<double>(m) * fft_cost(n) + 6.0 * static_cast<double>(n * m);
+      // plus gathering, multiplying and scattering.
+      const double per_pair = 2.2 * (static_cast<double>(n + valid_rows) * fft_cost(m) +
+                                     2.0 * static_cast<double>(m) * fft_cost(n) + 6.0 * static_cast<double>(n * m)) +
+                              50e3;
       const double cost = static_cast<double>(pairs) * per_pair / static_cast<double>(width * height * planes);
       if (cost < best.cost) best = {n, m, cost};
     }
@@ -259,16 +259,13 @@ inline fft_tiling choose_fft_tiling(std::size_t width, std::size_t height, std::
   return best;
 }
 
-// Vector width (floats) the cost model assumes for the direct and separable engines.
-inline constexpr double model_lanes = 16;
-
-inline double direct_cost(std::size_t kw, std::size_t kh) {
-  return 1.3 * static_cast<double>(kw * kh) / model_lanes + 0.5;
+inline double direct_cost(std::size_t kw, std::size_t kh) { return 0.035 * static_cast<double>(kw * kh) + 0.8; }
+inline double separable_term_cost(std::size_t kw, std::size_t kh) {
+  return 0.014 * static_cast<double>(kw + kh + 15) + 0.15;
 }
-inline double separable_cost(std::size_t kw, std::size_t kh) {
-  return (static_cast<double>(kh + 15 + kw) + 6.0) / model_lanes;
+inline double separable_cost(std::size_t kw, std::size_t kh, std::size_t terms = 1) {
+  return 0.5 + static_cast<double>(terms) * separable_term_cost(kw, kh);
 }
-
 
 // ---- method resolution ---------------------------------------------------------------
 
@@ -340,8 +337,10 @@ inline plan resolve(const request& req, target where, std::size_t width, std::si
     const double f = choose_fft_tiling(width, height, channels, kw, kh).cost;
     if (f < best) best = f, best_method = conv_method::fft;
   }
-  const double per_term = separable_cost(kw, kh);
-  const auto max_rank = static_cast<std::size_t>(std::min<double>(best / per_term, static_cast<double>(std::min(kw, kh))));
+  // Low-rank passes pay off up to the rank where they cost as much as the best other method.
+  const double per_term = separable_term_cost(kw, kh);
+  const double affordable = (best - 0.5) / per_term;
+  const auto max_rank = static_cast<std::size_t>(std::clamp(affordable, 0.0, static_cast<double>(std::min(kw, kh))));
   if (max_rank >= 1)
     if (const auto* terms = req.terms_up_to(max_rank)) return as_terms(*terms);
   return as_kernel(best_method);
