@@ -2,10 +2,14 @@
 #pragma once
 #include "affine.hpp"
 #include "border.hpp"
+#include "convolve.hpp"
 #include "error.hpp"
 #include "execution.hpp"
 #include "image.hpp"
+#include "kdtree.hpp"
+#include "smooth.hpp"
 #include "view.hpp"
+#include "warp.hpp"
 #if POLYKERN_HAS_VULKAN
 #include "vulkan.hpp"
 #endif
