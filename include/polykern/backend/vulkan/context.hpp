@@ -149,7 +149,7 @@ class context {
   // The pipeline for (name, specialization), created on first use and cached.
   const pipeline& get_pipeline(const pipeline_desc& desc) {
     std::string key(desc.name);
-    for (auto v : desc.specialization) key += ":" + std::to_string(v);
+    for (auto v : desc.specialization) key.append(":").append(std::to_string(v));
     std::lock_guard lock(mutex_);
     auto it = pipelines_.find(key);
     if (it != pipelines_.end()) return *it->second;
