@@ -1027,8 +1027,8 @@ neighbor_graph<T> radius_graph_body(const tree_data<T, Dim>& t, points_view<cons
     for (std::size_t i = o.first(c); i < o.last(c); ++i) {
       const std::size_t r = i - o.first(c), from = rows.offsets[r], n = rows.offsets[r + 1] - from;
       const std::size_t at = g.offsets[o.order[i]];
-      std::memcpy(g.indices.data() + at, rows.hits.orig.data() + from, n * sizeof(std::uint32_t));
-      std::memcpy(g.dist2.data() + at, rows.hits.d2.data() + from, n * sizeof(T));
+      std::copy_n(rows.hits.orig.data() + from, n, g.indices.data() + at);  // (memcpy: UB on null when n == 0)
+      std::copy_n(rows.hits.d2.data() + from, n, g.dist2.data() + at);
     }
     out[c] = chunk_rows<T>{};  // free as we go
   });
