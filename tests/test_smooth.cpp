@@ -293,6 +293,7 @@ void check_knn(const P& policy) {
     const std::size_t n = pts.size() / 3;
     const auto self = brute_all(pts, pts), other = brute_all(pts, queries);
     for (std::size_t k : {std::size_t{1}, std::size_t{6}, n + 3}) {
+      if (k > n && n > 200) continue;  // k above n: checked on the small sets (cost is n^2 log n)
       SCOPED_TRACE(k);
       EXPECT_TRUE(same_graph(pk::knn_neighbors(policy, tree, view(pts), k), brute_knn(self, k)));
       EXPECT_TRUE(same_graph(pk::knn_neighbors(policy, tree, view(queries), k), brute_knn(other, k)));
