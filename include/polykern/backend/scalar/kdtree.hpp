@@ -419,15 +419,32 @@ std::size_t first_non_finite(points_view<const T, Dim> points, std::size_t begin
   return end;
 }
 
-// Rejects non-finite coordinates and views the contract does not allow.
-template <class T, std::size_t Dim, class Each>
-void check_points(const char* function, const char* argument, points_view<const T, Dim> points, const Each& each) {
+// Rejects views the contract does not allow (no pass over the points).
+template <class T, std::size_t Dim>
+void check_view(const char* function, const char* argument, points_view<const T, Dim> points) {
   require(points.count <= 1 || points.stride >= static_cast<std::ptrdiff_t>(Dim), function, argument, ".stride is ",
           points.stride, "; must be >= ", Dim);
   require(points.count == 0 || points.data != nullptr, function, argument, ".data is null with count ",
           points.count);
   require(points.count < std::numeric_limits<std::uint32_t>::max(), function, argument, " has ", points.count,
           " points; at most 2^32 - 2 are supported");
+}
+
+// Throws the invalid_argument for the first non-finite coordinate of point i.
+template <class T, std::size_t Dim>
+[[noreturn]] void throw_non_finite(const char* function, const char* argument, points_view<const T, Dim> points,
+                                   std::size_t i) {
+  const T* p = points[i];
+  std::size_t d = 0;
+  while (d + 1 < Dim && std::isfinite(p[d])) ++d;
+  throw invalid_argument(concat(function, ": ", argument, "[", i, "][", d, "] is ", p[d],
+                                "; coordinates must be finite"));
+}
+
+// check_view, then a pass rejecting non-finite coordinates.
+template <class T, std::size_t Dim, class Each>
+void check_points(const char* function, const char* argument, points_view<const T, Dim> points, const Each& each) {
+  check_view(function, argument, points);
   constexpr std::size_t chunk = 1 << 15;
   const std::size_t chunks = (points.count + chunk - 1) / chunk;
   std::vector<std::size_t> bad(chunks);
@@ -437,17 +454,15 @@ void check_points(const char* function, const char* argument, points_view<const 
     bad[c] = i == e ? points.count : i;
   });
   for (std::size_t c = 0; c < chunks; ++c)
-    if (bad[c] != points.count) {
-      const T* p = points[bad[c]];
-      std::size_t d = 0;
-      while (d + 1 < Dim && std::isfinite(p[d])) ++d;
-      require(false, function, argument, "[", bad[c], "][", d, "] is ", p[d], "; coordinates must be finite");
-    }
+    if (bad[c] != points.count) throw_non_finite(function, argument, points, bad[c]);
 }
 
-// Builds the tree over checked points; `each` runs the chunks (serially or on threads).
+// Builds the tree (the view checked by check_view); `each` runs the chunks (serially or on
+// threads). The first pass over the points also rejects non-finite coordinates, naming
+// `function` and `argument`, before anything else happens.
 template <class T, std::size_t Dim, class Each>
-void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::size_t leaf_size, const Each& each) {
+void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::size_t leaf_size, const Each& each,
+                const char* function = "kdtree", const char* argument = "points") {
   t = tree_data<T, Dim>{};
   t.n = points.count;
   t.leaf_size = leaf_size;
@@ -463,17 +478,24 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
 
   // Bounding box, then the Morton order on a grid of 2^bits cells per dimension.
   std::vector<T> part(chunks * 2 * Dim);
+  std::vector<std::size_t> bad(chunks, SIZE_MAX);
   each(chunks, [&](std::size_t c) {
     T* lo = part.data() + c * 2 * Dim;
     T* hi = lo + Dim;
     const std::size_t b = c * chunk, e = std::min(n, b + chunk);
+    bool finite = true;
     for (std::size_t d = 0; d < Dim; ++d) lo[d] = hi[d] = points[b][d];
-    for (std::size_t i = b + 1; i < e; ++i)
+    for (std::size_t i = b; i < e; ++i)
       for (std::size_t d = 0; d < Dim; ++d) {
-        lo[d] = std::min(lo[d], points[i][d]);
-        hi[d] = std::max(hi[d], points[i][d]);
+        const T v = points[i][d];
+        finite &= std::isfinite(v);
+        lo[d] = std::min(lo[d], v);
+        hi[d] = std::max(hi[d], v);
       }
+    if (!finite) bad[c] = first_non_finite(points, b, e);
   });
+  for (std::size_t c = 0; c < chunks; ++c)
+    if (bad[c] != SIZE_MAX) throw_non_finite(function, argument, points, bad[c]);
   double lo[Dim], scale[Dim];
   constexpr unsigned bits = morton_bits<Dim>;
   const double cells = static_cast<double>((std::uint64_t{1} << bits) - 1);
