@@ -126,6 +126,14 @@ struct lanes {
   static V max(V a, V b) { return a < b ? b : a; }
   // Bit i set when lane i of a <= b (false for NaN).
   static std::uint64_t le(V a, V b) { return a <= b ? 1u : 0u; }
+  // rank[i] = how many of key[0..n) are below key[i] (keys unique; padded to 8 with ~0).
+  static void rank64(const std::uint64_t* key, std::size_t n, std::uint32_t* rank) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint32_t r = 0;
+      for (std::size_t j = 0; j < n; ++j) r += key[j] < key[i];
+      rank[i] = r;
+    }
+  }
   // Writes the lanes set in m (dist2, caller index from perm[lane], position pos0 + lane)
   // to the outputs, which have room for a whole batch; returns how many.
   static std::size_t emit(std::uint64_t m, V d2, const std::uint32_t* perm, std::uint32_t pos0, V* out_d2,
@@ -590,7 +598,10 @@ enum class row_order {
 template <class T>
 class row_sorter {
  public:
-  std::size_t operator()(hit_buffer<T>& h, std::size_t begin, std::size_t n, std::size_t keep, row_order order) {
+  // Ranker: rank64(keys, n, ranks), keys padded with ~0 to a multiple of 8 (lanes<V>).
+  template <class Ranker>
+  std::size_t operator()(hit_buffer<T>& h, std::size_t begin, std::size_t n, std::size_t keep, row_order order,
+                         const Ranker& ranker) {
     keep = std::min(keep, n);
     if (order == row_order::position && keep == n) return n;
     if (n <= 1) return keep;
@@ -599,15 +610,11 @@ class row_sorter {
     std::uint32_t* o = h.orig.data() + begin;
     std::uint32_t* p = h.pos.data() + begin;
     if (n <= 64) {
-      if constexpr (sizeof(T) == 4) {
-        std::uint64_t key[64];
+      if constexpr (sizeof(T) == 4) {  // one 64-bit key: dist2's bits (non-negative floats order as integers), index
+        alignas(64) std::uint64_t key[64];
         for (std::size_t i = 0; i < n; ++i) key[i] = std::uint64_t{std::bit_cast<std::uint32_t>(d[i])} << 32 | o[i];
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::uint64_t ki = key[i];
-          std::uint32_t r = 0;
-          for (std::size_t j = 0; j < n; ++j) r += key[j] < ki;
-          rank_[i] = r;
-        }
+        for (std::size_t i = n; i < (n + 7) / 8 * 8; ++i) key[i] = ~std::uint64_t{0};
+        ranker.rank64(key, n, rank_.data());
       } else {
         for (std::size_t i = 0; i < n; ++i) {
           const T di = d[i];
@@ -774,7 +781,7 @@ class radius_worker {
 
  private:
   std::size_t finish(hit_buffer<T>& out, std::size_t begin) {
-    const std::size_t n = sort_(out, begin, out.size - begin, keep_, order_);
+    const std::size_t n = sort_(out, begin, out.size - begin, keep_, order_, L{});
     out.size = begin + n;
     return n;
   }
