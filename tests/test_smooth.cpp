@@ -129,16 +129,29 @@ pk::neighbor_graph<T> brute_radius(const cloud<T>& pts, const cloud<T>& qs, T ra
   return g;
 }
 
+// Every point by (dist2, index) for each query; brute_knn truncates these rows.
 template <class T>
-pk::neighbor_graph<T> brute_knn(const cloud<T>& pts, const cloud<T>& qs, std::size_t k) {
-  pk::neighbor_graph<T> g;
-  for (std::size_t q = 0; q < qs.size() / 3; ++q) {
-    std::vector<std::pair<T, std::uint32_t>> row;
+std::vector<std::vector<std::pair<T, std::uint32_t>>> brute_all(const cloud<T>& pts, const cloud<T>& qs) {
+  std::vector<std::vector<std::pair<T, std::uint32_t>>> rows(qs.size() / 3);
+  for (std::size_t q = 0; q < rows.size(); ++q) {
     for (std::size_t j = 0; j < pts.size() / 3; ++j)
-      row.push_back({dist2(&qs[3 * q], &pts[3 * j]), static_cast<std::uint32_t>(j)});
-    finish_row(row, k, g);
+      rows[q].push_back({dist2(&qs[3 * q], &pts[3 * j]), static_cast<std::uint32_t>(j)});
+    std::sort(rows[q].begin(), rows[q].end());
+  }
+  return rows;
+}
+template <class T>
+pk::neighbor_graph<T> brute_knn(const std::vector<std::vector<std::pair<T, std::uint32_t>>>& all, std::size_t k) {
+  pk::neighbor_graph<T> g;
+  for (const auto& row : all) {
+    for (std::size_t e = 0; e < std::min(k, row.size()); ++e) g.indices.push_back(row[e].second), g.dist2.push_back(row[e].first);
+    g.offsets.push_back(g.indices.size());
   }
   return g;
+}
+template <class T>
+pk::neighbor_graph<T> brute_knn(const cloud<T>& pts, const cloud<T>& qs, std::size_t k) {
+  return brute_knn(brute_all(pts, qs), k);
 }
 
 template <class T>
@@ -278,10 +291,12 @@ void check_knn(const P& policy) {
     SCOPED_TRACE(name);
     const pk::kdtree<T> tree(policy, view(pts), 5);
     const std::size_t n = pts.size() / 3;
+    const auto self = brute_all(pts, pts), other = brute_all(pts, queries);
     for (std::size_t k : {std::size_t{1}, std::size_t{6}, n + 3}) {
+      if (k > n && n > 200) continue;  // k above n: checked on the small sets (cost is n^2 log n)
       SCOPED_TRACE(k);
-      EXPECT_TRUE(same_graph(pk::knn_neighbors(policy, tree, view(pts), k), brute_knn(pts, pts, k)));
-      EXPECT_TRUE(same_graph(pk::knn_neighbors(policy, tree, view(queries), k), brute_knn(pts, queries, k)));
+      EXPECT_TRUE(same_graph(pk::knn_neighbors(policy, tree, view(pts), k), brute_knn(self, k)));
+      EXPECT_TRUE(same_graph(pk::knn_neighbors(policy, tree, view(queries), k), brute_knn(other, k)));
     }
   }
 }
@@ -660,8 +675,8 @@ TYPED_TEST(Smooth, BadArgumentsAreRejectedAndNothingIsWritten) {
 
 #if POLYKERN_HAS_OPENMP
 TEST(SmoothThreads, OneTwoAndThreeThreadsGiveBitwiseEqualResults) {
-  const cloud<float> pts = uniform<float>(30000, 101);
-  const std::size_t n = 30000;
+  const cloud<float> pts = uniform<float>(12000, 101);
+  const std::size_t n = 12000;
   const std::vector<float> values = random_values<float>(n, 4, 102);
   const float r = static_cast<float>(radius_for(n, 20));
   pk::neighbor_graph<float> graphs[3], knn[3];
@@ -786,13 +801,13 @@ TEST(SmoothVulkan, vulkan_GraphLargerThanOneBinding) {
     }
   }
   ASSERT_GT(g.entries() * sizeof(std::uint32_t), ctx.max_binding_bytes());
-  const std::vector<float> values = random_values<float>(n, 2, 132);
-  std::vector<float> a(2 * n), b(2 * n);
-  pk::gaussian_smooth(pk::exec::simd, g, pk::matrix_view<const float>(values.data(), n, 2),
-                      pk::matrix_view<float>(a.data(), n, 2), {0.1, 2});
-  pk::gaussian_smooth(pk::exec::vulkan, g, pk::matrix_view<const float>(values.data(), n, 2),
-                      pk::matrix_view<float>(b.data(), n, 2), {0.1, 2});
-  for (std::size_t i = 0; i < 2 * n; ++i) ASSERT_NEAR(a[i], b[i], 1e-5) << i;
+  const std::vector<float> values = random_values<float>(n, 1, 132);
+  std::vector<float> a(n), b(n);
+  pk::gaussian_smooth(pk::exec::simd, g, pk::matrix_view<const float>(values.data(), n, 1),
+                      pk::matrix_view<float>(a.data(), n, 1), {0.1, 2});
+  pk::gaussian_smooth(pk::exec::vulkan, g, pk::matrix_view<const float>(values.data(), n, 1),
+                      pk::matrix_view<float>(b.data(), n, 1), {0.1, 2});
+  for (std::size_t i = 0; i < n; ++i) ASSERT_NEAR(a[i], b[i], 1e-5) << i;
   EXPECT_TRUE(ctx.validation_messages().empty());
 }
 #endif

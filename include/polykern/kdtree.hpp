@@ -42,10 +42,10 @@ class kdtree {
   kdtree(const Policy& policy, points_view<U, Dim> points, std::size_t leaf_size = 16) {
     const points_view<const T, Dim> pts = points;
     detail::require(leaf_size >= 1, "kdtree", "leaf_size is 0; must be >= 1");
+    detail::kd::check_view("kdtree", "points", pts);
     detail::require(leaf_size <= (std::size_t{1} << 20), "kdtree", "leaf_size is ", leaf_size, "; must be <= 2^20");
     detail::dispatch(policy, [&](auto tag, const auto& p) {
-      detail::kd::check_points("kdtree", "points", pts, detail::kd::executor(tag, p));
-      detail::kd::build(tag, p, data_, pts, leaf_size);
+      detail::kd::build(tag, p, data_, pts, leaf_size);  // also rejects non-finite coordinates
     });
   }
 

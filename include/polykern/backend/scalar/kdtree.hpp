@@ -126,6 +126,14 @@ struct lanes {
   static V max(V a, V b) { return a < b ? b : a; }
   // Bit i set when lane i of a <= b (false for NaN).
   static std::uint64_t le(V a, V b) { return a <= b ? 1u : 0u; }
+  // rank[i] = how many of key[0..n) are below key[i] (keys unique; padded to 8 with ~0).
+  static void rank64(const std::uint64_t* key, std::size_t n, std::uint32_t* rank) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint32_t r = 0;
+      for (std::size_t j = 0; j < n; ++j) r += key[j] < key[i];
+      rank[i] = r;
+    }
+  }
   // Writes the lanes set in m (dist2, caller index from perm[lane], position pos0 + lane)
   // to the outputs, which have room for a whole batch; returns how many.
   static std::size_t emit(std::uint64_t m, V d2, const std::uint32_t* perm, std::uint32_t pos0, V* out_d2,
@@ -419,15 +427,32 @@ std::size_t first_non_finite(points_view<const T, Dim> points, std::size_t begin
   return end;
 }
 
-// Rejects non-finite coordinates and views the contract does not allow.
-template <class T, std::size_t Dim, class Each>
-void check_points(const char* function, const char* argument, points_view<const T, Dim> points, const Each& each) {
+// Rejects views the contract does not allow (no pass over the points).
+template <class T, std::size_t Dim>
+void check_view(const char* function, const char* argument, points_view<const T, Dim> points) {
   require(points.count <= 1 || points.stride >= static_cast<std::ptrdiff_t>(Dim), function, argument, ".stride is ",
           points.stride, "; must be >= ", Dim);
   require(points.count == 0 || points.data != nullptr, function, argument, ".data is null with count ",
           points.count);
   require(points.count < std::numeric_limits<std::uint32_t>::max(), function, argument, " has ", points.count,
           " points; at most 2^32 - 2 are supported");
+}
+
+// Throws the invalid_argument for the first non-finite coordinate of point i.
+template <class T, std::size_t Dim>
+[[noreturn]] void throw_non_finite(const char* function, const char* argument, points_view<const T, Dim> points,
+                                   std::size_t i) {
+  const T* p = points[i];
+  std::size_t d = 0;
+  while (d + 1 < Dim && std::isfinite(p[d])) ++d;
+  throw invalid_argument(concat(function, ": ", argument, "[", i, "][", d, "] is ", p[d],
+                                "; coordinates must be finite"));
+}
+
+// check_view, then a pass rejecting non-finite coordinates.
+template <class T, std::size_t Dim, class Each>
+void check_points(const char* function, const char* argument, points_view<const T, Dim> points, const Each& each) {
+  check_view(function, argument, points);
   constexpr std::size_t chunk = 1 << 15;
   const std::size_t chunks = (points.count + chunk - 1) / chunk;
   std::vector<std::size_t> bad(chunks);
@@ -437,17 +462,15 @@ void check_points(const char* function, const char* argument, points_view<const 
     bad[c] = i == e ? points.count : i;
   });
   for (std::size_t c = 0; c < chunks; ++c)
-    if (bad[c] != points.count) {
-      const T* p = points[bad[c]];
-      std::size_t d = 0;
-      while (d + 1 < Dim && std::isfinite(p[d])) ++d;
-      require(false, function, argument, "[", bad[c], "][", d, "] is ", p[d], "; coordinates must be finite");
-    }
+    if (bad[c] != points.count) throw_non_finite(function, argument, points, bad[c]);
 }
 
-// Builds the tree over checked points; `each` runs the chunks (serially or on threads).
+// Builds the tree (the view checked by check_view); `each` runs the chunks (serially or on
+// threads). The first pass over the points also rejects non-finite coordinates, naming
+// `function` and `argument`, before anything else happens.
 template <class T, std::size_t Dim, class Each>
-void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::size_t leaf_size, const Each& each) {
+void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::size_t leaf_size, const Each& each,
+                const char* function = "kdtree", const char* argument = "points") {
   t = tree_data<T, Dim>{};
   t.n = points.count;
   t.leaf_size = leaf_size;
@@ -463,17 +486,24 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
 
   // Bounding box, then the Morton order on a grid of 2^bits cells per dimension.
   std::vector<T> part(chunks * 2 * Dim);
+  std::vector<std::size_t> bad(chunks, SIZE_MAX);
   each(chunks, [&](std::size_t c) {
     T* lo = part.data() + c * 2 * Dim;
     T* hi = lo + Dim;
     const std::size_t b = c * chunk, e = std::min(n, b + chunk);
+    bool finite = true;
     for (std::size_t d = 0; d < Dim; ++d) lo[d] = hi[d] = points[b][d];
-    for (std::size_t i = b + 1; i < e; ++i)
+    for (std::size_t i = b; i < e; ++i)
       for (std::size_t d = 0; d < Dim; ++d) {
-        lo[d] = std::min(lo[d], points[i][d]);
-        hi[d] = std::max(hi[d], points[i][d]);
+        const T v = points[i][d];
+        finite &= std::isfinite(v);
+        lo[d] = std::min(lo[d], v);
+        hi[d] = std::max(hi[d], v);
       }
+    if (!finite) bad[c] = first_non_finite(points, b, e);
   });
+  for (std::size_t c = 0; c < chunks; ++c)
+    if (bad[c] != SIZE_MAX) throw_non_finite(function, argument, points, bad[c]);
   double lo[Dim], scale[Dim];
   constexpr unsigned bits = morton_bits<Dim>;
   const double cells = static_cast<double>((std::uint64_t{1} << bits) - 1);
@@ -568,7 +598,10 @@ enum class row_order {
 template <class T>
 class row_sorter {
  public:
-  std::size_t operator()(hit_buffer<T>& h, std::size_t begin, std::size_t n, std::size_t keep, row_order order) {
+  // Ranker: rank64(keys, n, ranks), keys padded with ~0 to a multiple of 8 (lanes<V>).
+  template <class Ranker>
+  std::size_t operator()(hit_buffer<T>& h, std::size_t begin, std::size_t n, std::size_t keep, row_order order,
+                         const Ranker& ranker) {
     keep = std::min(keep, n);
     if (order == row_order::position && keep == n) return n;
     if (n <= 1) return keep;
@@ -577,15 +610,11 @@ class row_sorter {
     std::uint32_t* o = h.orig.data() + begin;
     std::uint32_t* p = h.pos.data() + begin;
     if (n <= 64) {
-      if constexpr (sizeof(T) == 4) {
-        std::uint64_t key[64];
+      if constexpr (sizeof(T) == 4) {  // one 64-bit key: dist2's bits (non-negative floats order as integers), index
+        alignas(64) std::uint64_t key[64];
         for (std::size_t i = 0; i < n; ++i) key[i] = std::uint64_t{std::bit_cast<std::uint32_t>(d[i])} << 32 | o[i];
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::uint64_t ki = key[i];
-          std::uint32_t r = 0;
-          for (std::size_t j = 0; j < n; ++j) r += key[j] < ki;
-          rank_[i] = r;
-        }
+        for (std::size_t i = n; i < (n + 7) / 8 * 8; ++i) key[i] = ~std::uint64_t{0};
+        ranker.rank64(key, n, rank_.data());
       } else {
         for (std::size_t i = 0; i < n; ++i) {
           const T di = d[i];
@@ -752,7 +781,7 @@ class radius_worker {
 
  private:
   std::size_t finish(hit_buffer<T>& out, std::size_t begin) {
-    const std::size_t n = sort_(out, begin, out.size - begin, keep_, order_);
+    const std::size_t n = sort_(out, begin, out.size - begin, keep_, order_, L{});
     out.size = begin + n;
     return n;
   }
@@ -1027,8 +1056,8 @@ neighbor_graph<T> radius_graph_body(const tree_data<T, Dim>& t, points_view<cons
     for (std::size_t i = o.first(c); i < o.last(c); ++i) {
       const std::size_t r = i - o.first(c), from = rows.offsets[r], n = rows.offsets[r + 1] - from;
       const std::size_t at = g.offsets[o.order[i]];
-      std::memcpy(g.indices.data() + at, rows.hits.orig.data() + from, n * sizeof(std::uint32_t));
-      std::memcpy(g.dist2.data() + at, rows.hits.d2.data() + from, n * sizeof(T));
+      std::copy_n(rows.hits.orig.data() + from, n, g.indices.data() + at);  // (memcpy: UB on null when n == 0)
+      std::copy_n(rows.hits.d2.data() + from, n, g.dist2.data() + at);
     }
     out[c] = chunk_rows<T>{};  // free as we go
   });

@@ -325,7 +325,7 @@ template <class V, class T, std::size_t Dim, class Each>
 void smooth_neighbors_body(points_view<const T, Dim> points, matrix_view<const T> values, matrix_view<T> out, T r2,
                            T a, std::size_t iterations, std::size_t keep_nearest, const Each& each) {
   kd::tree_data<T, Dim> t;
-  kd::build_tree(t, points, 16, each);
+  kd::build_tree(t, points, 16, each, "smooth_neighbors", "points");
   const kd::query_order o = kd::make_order(t, points, kd::space::tree, each);
   const std::size_t n = t.n, cols = values.cols, chunks = o.chunks();
   std::vector<kd::chunk_rows<T>> rows(chunks);

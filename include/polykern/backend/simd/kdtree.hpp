@@ -12,6 +12,20 @@
 
 namespace polykern::detail::kd {
 
+// Float views of mask registers (integer batches keep their masks in integer registers).
+#if defined(__AVX__)
+inline __m256 as_ps(__m256 x) { return x; }
+inline __m256 as_ps(__m256i x) { return _mm256_castsi256_ps(x); }
+inline __m256d as_pd(__m256d x) { return x; }
+inline __m256d as_pd(__m256i x) { return _mm256_castsi256_pd(x); }
+#endif
+#if defined(__SSE2__)
+inline __m128 as_ps(__m128 x) { return x; }
+inline __m128 as_ps(__m128i x) { return _mm_castsi128_ps(x); }
+inline __m128d as_pd(__m128d x) { return x; }
+inline __m128d as_pd(__m128i x) { return _mm_castsi128_pd(x); }
+#endif
+
 // Bit i set when lane i of the mask is true.
 template <class T, class A>
 inline std::uint64_t mask_bits(const xsimd::batch_bool<T, A>& b) {
@@ -21,14 +35,14 @@ inline std::uint64_t mask_bits(const xsimd::batch_bool<T, A>& b) {
 #endif
 #if defined(__AVX__)
   if constexpr (std::is_base_of_v<xsimd::avx, A> && sizeof(b.data) == 32) {
-    if constexpr (sizeof(T) == 4) return static_cast<std::uint32_t>(_mm256_movemask_ps(b.data));
-    else return static_cast<std::uint32_t>(_mm256_movemask_pd(b.data));
+    if constexpr (sizeof(T) == 4) return static_cast<std::uint32_t>(_mm256_movemask_ps(as_ps(b.data)));
+    else if constexpr (sizeof(T) == 8) return static_cast<std::uint32_t>(_mm256_movemask_pd(as_pd(b.data)));
   }
 #endif
 #if defined(__SSE2__)
   if constexpr (std::is_base_of_v<xsimd::sse2, A> && sizeof(b.data) == 16) {
-    if constexpr (sizeof(T) == 4) return static_cast<std::uint32_t>(_mm_movemask_ps(b.data));
-    else return static_cast<std::uint32_t>(_mm_movemask_pd(b.data));
+    if constexpr (sizeof(T) == 4) return static_cast<std::uint32_t>(_mm_movemask_ps(as_ps(b.data)));
+    else if constexpr (sizeof(T) == 8) return static_cast<std::uint32_t>(_mm_movemask_pd(as_pd(b.data)));
   }
 #endif
   alignas(64) bool lanes_set[n];
@@ -54,6 +68,20 @@ struct lanes<xsimd::batch<T, A>> {
   }
   static V max(const V& a, const V& b) { return xsimd::max(a, b); }
   static std::uint64_t le(const V& a, const V& b) { return mask_bits(a <= b); }
+  // rank[i] = how many of key[0..n) are below key[i] (keys unique, padded to a multiple of
+  // 8 with ~0, 64-byte aligned): one batch compare and a popcount per batch of keys.
+  static void rank64(const std::uint64_t* key, std::size_t n, std::uint32_t* rank) {
+    using K = xsimd::batch<std::uint64_t, A>;
+    constexpr std::size_t KW = K::size;
+    const std::size_t batches = (n + KW - 1) / KW;
+    for (std::size_t i = 0; i < n; ++i) {
+      const K ki(key[i]);
+      std::uint32_t r = 0;
+      for (std::size_t b = 0; b < batches; ++b)
+        r += static_cast<std::uint32_t>(std::popcount(mask_bits(K::load_aligned(key + b * KW) < ki)));
+      rank[i] = r;
+    }
+  }
   // Writes the lanes set in m to the outputs (room for a whole batch); returns how many.
   static std::size_t emit(std::uint64_t m, const V& d2, const std::uint32_t* perm, std::uint32_t pos0, T* out_d2,
                           std::uint32_t* out_orig, std::uint32_t* out_pos) {

@@ -182,11 +182,11 @@ template <class T, std::size_t Dim>
 void smooth_neighbors(vulkan_tag tag, const exec::vulkan_policy& policy, points_view<const T, Dim> points,
                       matrix_view<const T> values, matrix_view<T> out, T r2, T a, std::size_t iterations,
                       std::size_t keep) {
-  vulkan::context& ctx = context_of(policy);
-  kd::gpu::require_type<T>(ctx);
   const auto each = kd::executor(tag, policy);
   kd::tree_data<T, Dim> t;
-  kd::build_tree(t, points, 16, each);
+  kd::build_tree(t, points, 16, each, "smooth_neighbors", "points");  // first: it checks the points
+  vulkan::context& ctx = context_of(policy);
+  kd::gpu::require_type<T>(ctx);
   const kd::query_order order = kd::make_order(t, points, kd::space::caller, each);
   kd::gpu::graph_builder<T, Dim> builder(ctx, t, points, order);
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
