@@ -12,6 +12,7 @@
 #include <span>
 #include <type_traits>
 
+#include "../../detail/fma.hpp"
 #include "../../execution.hpp"
 
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsics (_mm512_undefined_*
@@ -62,14 +63,6 @@ inline V zero_where(const C& c, const V& v) {
     return select(c, V(0), v);
 }
 
-// a * b + c rounded once. For T this is std::fma; backend/simd/affine.hpp specialises it
-// for xsimd batches (xsimd 8.1's own fma is a plain a * b + c on AVX-512, which the
-// compiler may or may not contract, so results would depend on -ffp-contract and -O).
-template <class V, class = void>
-struct fused {
-  static V fma(const V& a, const V& b, const V& c) { return std::fma(a, b, c); }
-};
-
 // The per-point transform, written once for V = T (scalar) and V = xsimd::batch<T>.
 // The coefficients are broadcast into V once per segment. The operation order (nested
 // fma, then one division by the square root) is the same for every V, so the simd and
@@ -85,7 +78,7 @@ struct body {
 
   void operator()(const V& x, const V& y, const V& z, V& ox, V& oy, V& oz) const {
     using std::sqrt;
-    const auto fma = [](const V& a, const V& b, const V& c) { return fused<V>::fma(a, b, c); };
+    const auto fma = [](const V& a, const V& b, const V& c) { return fused_multiply_add(a, b, c); };
     if constexpr (K == kind::points) {
       ox = fma(m[0], x, fma(m[1], y, fma(m[2], z, m[3])));
       oy = fma(m[4], x, fma(m[5], y, fma(m[6], z, m[7])));

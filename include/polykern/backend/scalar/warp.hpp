@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../detail/fma.hpp"
 #include "../../affine.hpp"
 #include "../../border.hpp"
 #include "../../execution.hpp"
@@ -65,18 +66,10 @@ inline constexpr double max_coordinate = 4194304.0;  // 2^22
 
 // ---- scalar arithmetic; the SIMD backend finds the xsimd overloads of the same names by ADL ----
 inline float floor(float v) { return std::floor(v); }
-// a * b + c rounded once, for float and (backend/simd) for batches. Its own name, not fma:
-// xsimd 8.1 has no AVX-512 fma kernel and falls back to a*b + c, which is fused only if
-// the optimiser contracts it (GCC does at -O2, not at -O1 or under sanitizers).
-template <class V>
-struct fused_op;
-template <>
-struct fused_op<float> {
-  static float apply(float a, float b, float c) { return std::fma(a, b, c); }
-};
+// a * b + c rounded once, for float and batches (detail/fma.hpp).
 template <class V>
 inline V fused(const V& a, const V& b, const V& c) {
-  return fused_op<V>::apply(a, b, c);
+  return fused_multiply_add(a, b, c);
 }
 inline float nearbyint(float v) { return std::nearbyint(v); }
 inline float min(float a, float b) { return b < a ? b : a; }

@@ -46,25 +46,6 @@ inline constexpr std::size_t stream_threshold_bytes = std::size_t{8} << 20;
 // 1.6x to 1.1x the time of memcpy (2 to 8 KiB all within a few percent).
 inline constexpr std::size_t prefetch_bytes = 4096;
 
-// A true fused multiply-add for batches: the AVX-512 instruction where xsimd 8.1 would
-// emit a multiply and an add, xsimd::fma elsewhere (fma3 archs fuse; archs without FMA
-// cannot, and there simd and scalar results may differ in the last bit).
-template <class T, class A>
-struct fused<xsimd::batch<T, A>> {
-  using V = xsimd::batch<T, A>;
-  static V fma(const V& a, const V& b, const V& c) {
-#if defined(__AVX512F__)
-    if constexpr (sizeof(typename V::register_type) == 64) {
-      if constexpr (std::is_same_v<T, float>)
-        return _mm512_fmadd_ps(a, b, c);
-      else
-        return _mm512_fmadd_pd(a, b, c);
-    }
-#endif
-    return xsimd::fma(a, b, c);
-  }
-};
-
 namespace simd {
 
 template <class T>

@@ -200,22 +200,6 @@ inline void fetch_one(const float* base, const VI& off, VF* t) {
 
 }  // namespace vec
 
-// One rounding, like std::fma on the scalar side.
-template <>
-struct fused_op<vec::VF> {
-  static vec::VF apply(const vec::VF& a, const vec::VF& b, const vec::VF& c) {
-#if defined(POLYKERN_WARP_AVX512)
-    return vec::VF(_mm512_fmadd_ps(a, b, c));
-#elif defined(POLYKERN_WARP_AVX2) && defined(__FMA__)
-    return vec::VF(_mm256_fmadd_ps(a, b, c));
-#else
-    alignas(64) float x[vec::N], y[vec::N], z[vec::N];
-    a.store_aligned(x), b.store_aligned(y), c.store_aligned(z);
-    for (std::size_t i = 0; i < vec::N; ++i) x[i] = std::fma(x[i], y[i], z[i]);
-    return vec::VF::load_aligned(x);
-#endif
-  }
-};
 
 // What the SIMD backend adds to a job: border tables and which fast paths apply.
 struct simd_aux {
