@@ -194,6 +194,11 @@ inline T box_box_dist2(const T* alo, const T* ahi, const T* blo, const T* bhi) {
 
 // ---- executors --------------------------------------------------------------------------
 
+// Points per chunk of the cheap linear passes (bounding box, checks, Morton codes): large,
+// so that small inputs take no parallel region at all for them (a region costs more than
+// such a pass over 100k points, and much more on a loaded machine).
+inline constexpr std::size_t pass_chunk = std::size_t{1} << 17;
+
 // Serial executor: each(count, body) calls body(i) for i in [0, count). The OpenMP one
 // (backend/openmp/kdtree.hpp) makes the same calls on threads; work is always cut into
 // chunks that depend on the data only, so no result depends on the executor.
@@ -281,7 +286,7 @@ template <class Each, class Code>
 void morton_order(std::size_t n, unsigned bits, std::size_t fine, const Code& code, std::vector<std::uint32_t>& order,
                   const Each& each) {
   constexpr unsigned digit = 11, buckets = 1u << digit;
-  constexpr std::size_t chunk = 1 << 15;
+  constexpr std::size_t chunk = pass_chunk;
   const unsigned shift = bits > digit ? bits - digit : 0;
   const std::size_t chunks = (n + chunk - 1) / chunk;
   std::vector<std::uint64_t> keys(n), sorted(n);
@@ -453,7 +458,7 @@ template <class T, std::size_t Dim>
 template <class T, std::size_t Dim, class Each>
 void check_points(const char* function, const char* argument, points_view<const T, Dim> points, const Each& each) {
   check_view(function, argument, points);
-  constexpr std::size_t chunk = 1 << 15;
+  constexpr std::size_t chunk = pass_chunk;
   const std::size_t chunks = (points.count + chunk - 1) / chunk;
   std::vector<std::size_t> bad(chunks);
   each(chunks, [&](std::size_t c) {
@@ -481,7 +486,7 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
   t.source_stride = points.stride;
   if (t.n == 0) return;
   const std::size_t n = t.n;
-  constexpr std::size_t chunk = 1 << 15;
+  constexpr std::size_t chunk = pass_chunk;
   const std::size_t chunks = (n + chunk - 1) / chunk;
 
   // Bounding box, then the Morton order on a grid of 2^bits cells per dimension.
