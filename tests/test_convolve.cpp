@@ -604,6 +604,13 @@ TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
                "border.mode is 9");
   expect_error([&] { pk::correlate(policy, src.view(), k.view(), dst.view(), {}, static_cast<pk::conv_method>(7)); },
                "method is 7");
+  expect_error([&] { pk::separable_correlate(policy, src.view(), std::span<const pk::separable_term>(), dst.view()); },
+               "separable_correlate: terms is empty");
+  expect_error([&] { pk::separable_correlate(policy, src.view(), {{three, three, 1.0}, {three, none, 1.0}}, dst.view()); },
+               "terms[1].ky has 0 taps");
+  expect_error([&] { pk::separable_correlate(policy, src.view(), {{three, three, INFINITY}}, dst.view()); },
+               "terms[0].weight is inf");
+  EXPECT_THROW(pk::gaussian_kernel(4, 1.0), pk::invalid_argument);
   const std::vector<pk::image_view<const float>> srcs = {src.view(), src.view()};
   const std::vector<pk::image_view<float>> one_dst = {dst.view()};
   expect_error([&] { pk::correlate_batch(policy, srcs, k.view(), one_dst); }, "correlate_batch: dsts has 1 images; srcs has 2");

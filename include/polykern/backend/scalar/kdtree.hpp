@@ -116,7 +116,6 @@ struct lanes {
   static constexpr std::size_t size = 1;
   static V load(const V* p) { return *p; }
   static V splat(V x) { return x; }
-  static void store(V* p, V v) { *p = v; }
   // a * b + c, rounded twice, never fused.
   static V mul_add(V a, V b, V c) {
     V p = a * b;
@@ -194,6 +193,11 @@ inline T box_box_dist2(const T* alo, const T* ahi, const T* blo, const T* bhi) {
 
 // ---- executors --------------------------------------------------------------------------
 
+// Points per chunk of the cheap linear passes (bounding box, checks, Morton codes): large,
+// so that small inputs take no parallel region at all for them (a region costs more than
+// such a pass over 100k points, and much more on a loaded machine).
+inline constexpr std::size_t pass_chunk = std::size_t{1} << 17;
+
 // Serial executor: each(count, body) calls body(i) for i in [0, count). The OpenMP one
 // (backend/openmp/kdtree.hpp) makes the same calls on threads; work is always cut into
 // chunks that depend on the data only, so no result depends on the executor.
@@ -206,14 +210,15 @@ struct serial_each {
 
 // ---- the tree -----------------------------------------------------------------------
 
-// The points are sorted along a Morton (Z-order) curve (21 bits per dimension in 3D; ties
-// by caller index), and the tree is the balanced binary tree over that order: leaf k holds
-// positions [k*leaf_size, (k+1)*leaf_size) (every leaf is full but the last), a node with
-// L leaves gives ceil(L/2) of them to its left child, and every node has the tight
-// bounding box of its points. Nodes are in depth-first order (left child = node + 1,
-// right child = node + 2*ceil(L/2)). Leaf k's coordinates live in slots
-// [k*leaf_stride, ...) of `coords`, one array per dimension, padded with NaN (which never
-// compares <= anything).
+// The tree is balanced by counts: leaf k holds tree positions [k*leaf_size,
+// (k+1)*leaf_size) (every leaf is full but the last), and a node with L leaves' worth of
+// points gives ceil(L/2) leaves to its left child. Nodes are in depth-first order (left
+// child = node + 1, right child = node + 2*ceil(L/2)), so numbering depends on counts only.
+// Which points go where: the points are ordered along a Morton (Z-order) curve, nodes
+// above the blocks split that order, and each block (a subtree of at most block_points
+// points) is re-split as a KD-tree (widest dimension, order statistic). Every node has the
+// tight bounding box of its points. Leaf k's coordinates live in slots [k*leaf_stride, ...)
+// of `coords`, one array per dimension, padded with NaN (which never compares <= anything).
 template <class T, std::size_t Dim>
 struct tree_data {
   std::size_t n = 0, leaf_size = 16, leaf_stride = 16, leaves = 0, slots = 0;
@@ -281,7 +286,7 @@ template <class Each, class Code>
 void morton_order(std::size_t n, unsigned bits, std::size_t fine, const Code& code, std::vector<std::uint32_t>& order,
                   const Each& each) {
   constexpr unsigned digit = 11, buckets = 1u << digit;
-  constexpr std::size_t chunk = 1 << 15;
+  constexpr std::size_t chunk = pass_chunk;
   const unsigned shift = bits > digit ? bits - digit : 0;
   const std::size_t chunks = (n + chunk - 1) / chunk;
   std::vector<std::uint64_t> keys(n), sorted(n);
@@ -453,7 +458,7 @@ template <class T, std::size_t Dim>
 template <class T, std::size_t Dim, class Each>
 void check_points(const char* function, const char* argument, points_view<const T, Dim> points, const Each& each) {
   check_view(function, argument, points);
-  constexpr std::size_t chunk = 1 << 15;
+  constexpr std::size_t chunk = pass_chunk;
   const std::size_t chunks = (points.count + chunk - 1) / chunk;
   std::vector<std::size_t> bad(chunks);
   each(chunks, [&](std::size_t c) {
@@ -481,7 +486,7 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
   t.source_stride = points.stride;
   if (t.n == 0) return;
   const std::size_t n = t.n;
-  constexpr std::size_t chunk = 1 << 15;
+  constexpr std::size_t chunk = pass_chunk;
   const std::size_t chunks = (n + chunk - 1) / chunk;
 
   // Bounding box, then the Morton order on a grid of 2^bits cells per dimension.
@@ -837,8 +842,6 @@ class knn_worker {
 
  public:
   knn_worker(const tree_data<T, Dim>& t, std::size_t k) : t_(t), k_(std::min(k, t.n)) {}
-
-  std::size_t row_length() const { return k_; }
 
   // The min(k, n) nearest, sorted by (d2, orig).
   const std::vector<hit<T>>& query(const T* q) {

@@ -60,7 +60,6 @@ struct lanes<xsimd::batch<T, A>> {
   static_assert(size * sizeof(T) <= 64, "leaf blocks are 64 bytes");
   static V load(const T* p) { return V::load_aligned(p); }
   static V splat(T x) { return V(x); }
-  static void store(T* p, const V& v) { v.store_aligned(p); }
   static V mul_add(const V& a, const V& b, const V& c) {
     V p = a * b;
     POLYKERN_KD_BARRIER(p.data);

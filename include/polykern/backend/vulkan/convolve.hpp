@@ -134,6 +134,8 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const request& req, std:
     rows = std::min(rows, limit > align ? (limit - align) / w.out_row : 0);
     if (!direct) rows = std::min(rows, limit / (w.elems * 4));
     if (rows == 0) too_wide("one image row and the kernel's halo do not fit one storage-buffer binding");
+    if ((w.elems + workgroup - 1) / workgroup > ctx.info().max_workgroup_count[0])
+      too_wide("a row has more elements than one dispatch covers (maxComputeWorkGroupCount[0] * 64)");
     const auto H = static_cast<std::ptrdiff_t>(w.height);
     for (std::size_t y0 = 0; y0 < w.height; y0 += rows) {
       band b{y0, std::min(rows, w.height - y0), 0, src_total, {}};
