@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "oracles.hpp"
 #include "policies.hpp"
 
 namespace pk = polykern;
@@ -26,27 +27,7 @@ constexpr pk::border all_borders[] = {pk::border::reflect, pk::border::reflect10
 
 // ---- the oracle -------------------------------------------------------------------------
 
-// OpenCV's borderInterpolate written as the loops of its definition (not border.hpp).
-std::ptrdiff_t literal_border(std::ptrdiff_t p, std::ptrdiff_t n, pk::border mode) {
-  if (p >= 0 && p < n) return p;
-  switch (mode) {
-    case pk::border::replicate: return p < 0 ? 0 : n - 1;
-    case pk::border::constant: return -1;
-    case pk::border::wrap:
-      while (p < 0) p += n;
-      return p % n;
-    case pk::border::reflect:
-    case pk::border::reflect101: {
-      if (n == 1) return 0;
-      const std::ptrdiff_t delta = mode == pk::border::reflect101;
-      do {
-        p = p < 0 ? -p - 1 + delta : n - 1 - (p - n) - delta;
-      } while (p < 0 || p >= n);
-      return p;
-    }
-  }
-  return -2;
-}
+using polykern::testing::literal_border;  // tests/oracles.hpp
 
 struct dense_kernel {
   std::size_t w = 0, h = 0;

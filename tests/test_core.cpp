@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "oracles.hpp"
 #include "policies.hpp"
 
 namespace pk = polykern;
@@ -98,34 +99,13 @@ TEST(Image, RowsAreAlignedAndPadded) {
 
 // ---- border maps ------------------------------------------------------------------------
 
-// OpenCV's borderInterpolate, as a literal loop: the oracle for the closed forms.
-static std::ptrdiff_t border_loop(std::ptrdiff_t p, std::ptrdiff_t n, pk::border mode) {
-  if (p >= 0 && p < n) return p;
-  switch (mode) {
-    case pk::border::replicate: return p < 0 ? 0 : n - 1;
-    case pk::border::constant: return -1;
-    case pk::border::wrap:
-      while (p < 0) p += n;
-      return p % n;
-    case pk::border::reflect:
-    case pk::border::reflect101: {
-      if (n == 1) return 0;
-      const std::ptrdiff_t delta = mode == pk::border::reflect101;
-      do {
-        p = p < 0 ? -p - 1 + delta : n - 1 - (p - n) - delta;
-      } while (p < 0 || p >= n);
-      return p;
-    }
-  }
-  return -2;
-}
 
 TEST(Border, ClosedFormsMatchOpenCvLoops) {
   for (auto mode : {pk::border::reflect, pk::border::reflect101, pk::border::replicate, pk::border::constant,
                     pk::border::wrap})
     for (std::ptrdiff_t n : {1, 2, 3, 5, 8})
       for (std::ptrdiff_t p = -250; p < 250; ++p)
-        ASSERT_EQ(pk::detail::border_index(p, n, mode), border_loop(p, n, mode))
+        ASSERT_EQ(pk::detail::border_index(p, n, mode), pk::testing::literal_border(p, n, mode))
             << pk::name(mode) << " p=" << p << " n=" << n;
 }
 
