@@ -237,7 +237,8 @@ def main():
     os.makedirs(os.path.dirname(svg), exist_ok=True)
     has_chart = chart(rows, svg)
     when = datetime.date.today().isoformat()
-    command = f"python3 bench/report.py --build {args.build} --families {','.join(ran)} --repetitions {args.repetitions} --min-time {args.min_time}"
+    env = "OMP_WAIT_POLICY=" + os.environ["OMP_WAIT_POLICY"] + " " if "OMP_WAIT_POLICY" in os.environ else ""
+    command = f"{env}python3 bench/report.py --build {args.build} --families {','.join(ran)} --repetitions {args.repetitions} --min-time {args.min_time}"
     with open(args.out, "w") as f:
         f.write(f"""# Benchmarks
 
