@@ -16,7 +16,12 @@ jobs=$(nproc)
 build=${POLYKERN_BUILD_DIR:-build}
 
 echo "== Release =="
-cmake -S . -B "$build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The default generator (Make), as a user types it: `cmake -S . -B build && cmake --build build`.
+# A folder configured earlier with another generator cannot be reused: start it afresh.
+if [ -f "$build/release/CMakeCache.txt" ] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Unix Makefiles$' "$build/release/CMakeCache.txt"; then
+  rm -rf "$build/release"
+fi
+cmake -S . -B "$build/release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build/release" -j "$jobs"
 ctest --test-dir "$build/release" --output-on-failure -j "$jobs"
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# What a user's compiler pays for polykern: seconds and peak memory to compile an empty TU
+# that includes each public header, a TU calling one kernel, and the every-family consumer
+# with -Wall -Wextra -Wpedantic (its warning count at -O1/-O2/-O3), with GCC and clang.
+# Prints a markdown table (docs/benchmarks.md, "Compile cost").
+#   bash bench/compile_cost.sh [--vulkan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flags=(-std=c++20 -O2 -march=native -fopenmp -Iinclude -isystem /usr/include/eigen3)
+label="-std=c++20 -O2 -march=native -fopenmp"
+if [ "${1:-}" = "--vulkan" ]; then flags+=(-DPOLYKERN_HAS_VULKAN=1); label="$label -DPOLYKERN_HAS_VULKAN=1"; fi
+compilers=(g++)
+command -v clang++ >/dev/null && compilers+=(clang++)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# "seconds MB" of one compile, or "failed".
+measure() {
+  local cxx=$1; shift
+  if /usr/bin/time -f "%e %M" -o "$tmp/time" "$cxx" "${flags[@]}" "$@" -c -o /dev/null >"$tmp/log" 2>&1; then
+    read -r s kb <"$tmp/time"
+    printf '%s s, %d MB' "$s" $((kb / 1024))
+  else
+    printf 'failed'
+  fi
+}
+
+echo "Compile cost ($label; $(date -u +%F), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+echo
+printf '| what a user compiles |'; for c in "${compilers[@]}"; do printf ' %s |' "$("$c" --version | head -1 | sed 's/ (.*)//')"; done; echo
+printf '|---|'; for _ in "${compilers[@]}"; do printf -- '---:|'; done; echo
+for h in execution view image border error affine convolve kdtree smooth warp vulkan polykern; do
+  [ -f "include/polykern/$h.hpp" ] || continue
+  printf '#include <polykern/%s.hpp>\n' "$h" >"$tmp/$h.cpp"
+  printf '| `#include <polykern/%s.hpp>` |' "$h"
+  for c in "${compilers[@]}"; do printf ' %s |' "$(measure "$c" "$tmp/$h.cpp")"; done; echo
+done
+kernels=("" "gaussian_blur, float" "correlate 2D, float" "warp_affine, uint8" "transform_points, float" "smooth_neighbors, float")
+for k in 1 2 3 4 5; do
+  printf '| one call: %s |' "${kernels[$k]}"
+  for c in "${compilers[@]}"; do printf ' %s |' "$(measure "$c" -DKERNEL=$k bench/compile_cost/one_kernel.cpp)"; done; echo
+done
+for level in -O1 -O2 -O3; do
+  printf '| every family, `-Wall -Wextra -Wpedantic %s` |' "$level"
+  for c in "${compilers[@]}"; do
+    r=$(measure "$c" "$level" -Wall -Wextra -Wpedantic tests/consumer/every_family.cpp)
+    printf ' %s, %s warnings |' "$r" "$(grep -c 'warning:' "$tmp/log" || true)"
+  done
+  echo
+done
