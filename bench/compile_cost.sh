@@ -14,12 +14,13 @@ command -v clang++ >/dev/null && compilers+=(clang++)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# "seconds MB" of one compile, or "failed".
+# "wall s (CPU s), MB" of one compile, or "failed". CPU time (user + system) is the figure
+# to trust on a machine others are loading; wall time is what a user waits on an idle one.
 measure() {
   local cxx=$1; shift
-  if /usr/bin/time -f "%e %M" -o "$tmp/time" "$cxx" "${flags[@]}" "$@" -c -o /dev/null >"$tmp/log" 2>&1; then
-    read -r s kb <"$tmp/time"
-    printf '%s s, %d MB' "$s" $((kb / 1024))
+  if /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$cxx" "${flags[@]}" "$@" -c -o /dev/null >"$tmp/log" 2>&1; then
+    read -r s user sys kb <"$tmp/time"
+    printf '%s s (CPU %.2f s), %d MB' "$s" "$(echo "$user + $sys" | bc)" $((kb / 1024))
   else
     printf 'failed'
   fi
