@@ -1,8 +1,8 @@
 // KD-tree neighbour search and Gaussian smoothing (api.md §5), on every policy.
 //
 // Graphs are compared exactly with a brute-force O(n^2) oracle. The oracle computes
-// dist2 with the library's one formula (detail::kd::point_dist2: the same fold of fused
-// multiply-adds every backend uses, so "which points are within r" has one answer); the
+// dist2 with the library's one formula (detail::kd::point_dist2: the same unfused fold
+// every backend uses, so "which points are within r" has one answer); the
 // formula itself is checked against double arithmetic, and exactly representable cases
 // (points exactly at the radius) are checked without it. Smoothing is compared with a
 // literal double implementation of the formula in api.md §5.
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "policies.hpp"
+#include "common.hpp"
 
 namespace pk = polykern;
 namespace kd = polykern::detail::kd;
