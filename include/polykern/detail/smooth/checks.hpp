@@ -64,8 +64,10 @@ void check_graph_entries(const neighbor_graph<T>& g, std::size_t n, const Execut
   std::vector<std::uint8_t> bad(chunks, 0);
   ex.each(chunks, [&](std::size_t c) {
     bool any = false;  // no early exit, so the loop vectorises
-    for (std::size_t e = c * chunk, end = std::min(nnz, e + chunk); e < end; ++e)
-      any |= (g.indices[e] >= n) | !(g.dist2[e] >= 0);
+    for (std::size_t e = c * chunk, end = std::min(nnz, e + chunk); e < end; ++e) {
+      any |= g.indices[e] >= n;
+      any |= !(g.dist2[e] >= 0);
+    }
     bad[c] = any;
   });
   for (std::size_t c = 0; c < chunks; ++c) {
