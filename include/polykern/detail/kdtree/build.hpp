@@ -123,12 +123,14 @@ void kd_split(tree_data<T, Dim>& t, build_item<T, Dim>* items, std::size_t pos0,
               std::size_t e) {
   const std::size_t count = e - b, leaves = (count + t.leaf_size - 1) / t.leaf_size;
   T* box = t.box.data() + node * 2 * Dim;
-  for (std::size_t d = 0; d < Dim; ++d) box[d] = box[Dim + d] = items[b].c[d];
+  T lo[Dim], hi[Dim];  // locals, not `box`, which may alias the items
+  for (std::size_t d = 0; d < Dim; ++d) lo[d] = hi[d] = items[b].c[d];
   for (std::size_t i = b + 1; i < e; ++i)
-    for (std::size_t d = 0; d < Dim; ++d) {
-      box[d] = std::min(box[d], items[i].c[d]);
-      box[Dim + d] = std::max(box[Dim + d], items[i].c[d]);
-    }
+    unroll<Dim>([&](auto d) {
+      lo[d] = std::min(lo[d], items[i].c[d]);
+      hi[d] = std::max(hi[d], items[i].c[d]);
+    });
+  for (std::size_t d = 0; d < Dim; ++d) box[d] = lo[d], box[Dim + d] = hi[d];
   if (leaves == 1) {
     const std::size_t leaf = (pos0 + b) / t.leaf_size, s0 = leaf * t.leaf_stride;
     for (std::size_t i = 0; i < count; ++i) {
@@ -208,13 +210,16 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
     T* lo = part.data() + c * 2 * Dim;
     T* hi = lo + Dim;
     const std::size_t b = c * chunk, e = std::min(n, b + chunk);
-    for (std::size_t d = 0; d < Dim; ++d) lo[d] = hi[d] = points[b][d];
+    T l[Dim], h[Dim];  // locals, not `part`, which may alias the points
+    for (std::size_t d = 0; d < Dim; ++d) l[d] = h[d] = points[b][d];
     for (std::size_t i = b; i < e; ++i)
-      for (std::size_t d = 0; d < Dim; ++d) {
+      unroll<Dim>([&](auto d) {
         const T v = points[i][d];
-        lo[d] = std::min(lo[d], v);
-        hi[d] = std::max(hi[d], v);
-      }
+        l[d] = std::min(l[d], v);
+        h[d] = std::max(h[d], v);
+      });
+    std::copy_n(l, Dim, lo);
+    std::copy_n(h, Dim, hi);
   });
   double lo[Dim], scale[Dim];
   constexpr unsigned bits = morton_bits<Dim>;

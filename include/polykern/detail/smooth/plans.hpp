@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "../../view.hpp"
@@ -50,18 +51,19 @@ template <class V, class T, class Executor>
 void run_cpu(const Executor& ex, const graph_plan<T>& plan) {
   const neighbor_graph<T>& g = plan.graph;
   const std::size_t rows = g.rows(), nnz = g.entries();
-  std::vector<T> w(nnz);
+  // Every weight is written before it is read: no zero fill of nnz elements.
+  const auto w = std::make_unique_for_overwrite<T[]>(nnz);
   std::vector<std::uint8_t> keep(rows);
   const std::size_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
   const auto get = [&](std::size_t c) {
     const std::size_t r0 = c * rows_per_chunk, e0 = g.offsets[r0];
     return slice<T>{r0, std::min(rows, r0 + rows_per_chunk) - r0, g.offsets.data() + r0, g.indices.data() + e0,
-                    w.data() + e0, keep.data() + r0};
+                    w.get() + e0, keep.data() + r0};
   };
   ex.each(chunks, [&](std::size_t c) {
     const slice<T> s = get(c);
     const std::size_t e0 = g.offsets[s.row0];
-    weigh_rows(s.row0, s.rows, s.offsets, s.indices, g.dist2.data() + e0, w.data() + e0, keep.data() + s.row0, plan.a);
+    weigh_rows(s.row0, s.rows, s.offsets, s.indices, g.dist2.data() + e0, w.get() + e0, keep.data() + s.row0, plan.a);
   });
   run_passes<T>(get, chunks, plan.values, plan.out, plan.iterations, ex);
 }

@@ -68,7 +68,12 @@ void weigh_rows(std::size_t row0, std::size_t rows, const std::uint64_t* offsets
     keep[r] = !other || !(sum > 0);
     if (keep[r]) return;
     const T inv = T(1) / sum;
-    for (std::size_t j = b; j < e; ++j) w[j] *= inv;
+    // A batch at a time (-O2 does not vectorise a loop that needs a scalar tail).
+    using B = xsimd::batch<T>;
+    const B invv(inv);
+    std::size_t j = b;
+    for (; j + B::size <= e; j += B::size) (B::load_unaligned(w + j) * invv).store_unaligned(w + j);
+    for (; j < e; ++j) w[j] *= inv;
   };
   std::size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
