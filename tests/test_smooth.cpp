@@ -238,6 +238,17 @@ std::vector<std::pair<std::string, cloud<T>>> point_sets() {
           {"one_point", uniform<T>(1, 5)},   {"empty", cloud<T>{}}};
 }
 
+// The message of the invalid_argument that f() throws, or "(no exception)".
+template <class F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const pk::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
 template <class P>
 class Kdtree : public ::testing::Test {};
 template <class P>
@@ -422,14 +433,7 @@ TYPED_TEST(Kdtree, BadArgumentsAreRejected) {
   const auto policy = make_policy<TypeParam>();
   cloud<float> pts = uniform<float>(50, 51);
   const pk::kdtree tree(policy, view(pts));
-  const auto message = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const pk::invalid_argument& e) {
-      return e.what();
-    }
-    return "(no exception)";
-  };
+  const auto message = [](auto&& f) { return invalid_argument_message(f); };
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   EXPECT_EQ(message([&] { pk::radius_neighbors(policy, tree, view(pts), -1.0f); }),
             "radius_neighbors: radius is -1; must be >= 0");
@@ -462,14 +466,7 @@ TYPED_TEST(Kdtree, SizesTheLayoutCannotAddressAreRejected) {
   const auto policy = make_policy<TypeParam>();
   const cloud<float> pts = uniform<float>(50, 53);
   const pk::kdtree tree(policy, view(pts));
-  const auto message = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const pk::invalid_argument& e) {
-      return e.what();
-    }
-    return "(no exception)";
-  };
+  const auto message = [](auto&& f) { return invalid_argument_message(f); };
   // Node links are 32-bit: a tree of more than 2^31 leaves cannot be linked.
   const std::size_t too_many = (std::size_t{1} << 31) + 1;
   EXPECT_EQ(message([&] { (void)pk::kdtree<float>(policy, pk::points_view<const float>(pts.data(), too_many), 1); }),
