@@ -15,6 +15,7 @@
 // 100k takes tens of seconds there); on a GPU they run at every size.
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
 #include <polykern/kdtree.hpp>
 #include <polykern/smooth.hpp>
 
@@ -29,10 +30,6 @@
 #if POLYKERN_BENCH_HAS_NANOFLANN
 #include <nanoflann.hpp>
 #endif
-#if POLYKERN_HAS_OPENMP
-#include <omp.h>
-#endif
-
 namespace pk = polykern;
 
 namespace {
@@ -106,9 +103,12 @@ bool close(const std::vector<float>& a, const std::vector<float>& b, double allo
   return static_cast<double>(off) <= allowed * static_cast<double>(a.size());
 }
 
-std::string size_name(std::size_t n) { return n >= 1000000 ? std::to_string(n / 1000000) + "M" : std::to_string(n / 1000) + "k"; }
+// Point counts as the rows name them: 10k, 100k, 1M.
+std::string count_name(std::size_t n) {
+  return n >= 1000000 ? std::to_string(n / 1000000) + "M" : std::to_string(n / 1000) + "k";
+}
 std::string row(const char* stage, const std::string& impl, std::size_t n) {
-  return std::string(n >= 1000000 ? "W6." : "W5.") + stage + "/" + impl + "/" + size_name(n);
+  return std::string(n >= 1000000 ? "W6." : "W5.") + stage + "/" + impl + "/" + count_name(n);
 }
 
 template <class Policy>
@@ -320,9 +320,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("vulkan_device", std::string("none: ") + e.what());
   }
 #endif
-#if POLYKERN_HAS_OPENMP
-  benchmark::AddCustomContext("omp_threads", std::to_string(omp_get_max_threads()));
-#endif
+  benchmark::AddCustomContext("omp_threads", std::to_string(pk::bench::policy_threads()));
   for (std::size_t n : {std::size_t{10000}, std::size_t{100000}, std::size_t{1000000}}) {
     register_policy(pk::exec::scalar, n, n >= 1000000);
     register_policy(pk::exec::simd, n, false);

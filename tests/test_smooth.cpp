@@ -1,8 +1,8 @@
 // KD-tree neighbour search and Gaussian smoothing (api.md §5), on every policy.
 //
 // Graphs are compared exactly with a brute-force O(n^2) oracle. The oracle computes
-// dist2 with the library's one formula (detail::kd::point_dist2: the same fold of fused
-// multiply-adds every backend uses, so "which points are within r" has one answer); the
+// dist2 with the library's one formula (detail::kd::point_dist2: the same unfused fold
+// every backend uses, so "which points are within r" has one answer); the
 // formula itself is checked against double arithmetic, and exactly representable cases
 // (points exactly at the radius) are checked without it. Smoothing is compared with a
 // literal double implementation of the formula in api.md §5.
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "policies.hpp"
+#include "common.hpp"
 
 namespace pk = polykern;
 namespace kd = polykern::detail::kd;
@@ -238,6 +238,17 @@ std::vector<std::pair<std::string, cloud<T>>> point_sets() {
           {"one_point", uniform<T>(1, 5)},   {"empty", cloud<T>{}}};
 }
 
+// The message of the invalid_argument that f() throws, or "(no exception)".
+template <class F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const pk::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
 template <class P>
 class Kdtree : public ::testing::Test {};
 template <class P>
@@ -422,14 +433,7 @@ TYPED_TEST(Kdtree, BadArgumentsAreRejected) {
   const auto policy = make_policy<TypeParam>();
   cloud<float> pts = uniform<float>(50, 51);
   const pk::kdtree tree(policy, view(pts));
-  const auto message = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const pk::invalid_argument& e) {
-      return e.what();
-    }
-    return "(no exception)";
-  };
+  const auto message = [](auto&& f) { return invalid_argument_message(f); };
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   EXPECT_EQ(message([&] { pk::radius_neighbors(policy, tree, view(pts), -1.0f); }),
             "radius_neighbors: radius is -1; must be >= 0");
@@ -454,6 +458,52 @@ TYPED_TEST(Kdtree, BadArgumentsAreRejected) {
   EXPECT_EQ(message([&] { tree.knn_search(&pts[0], 0, out); }), "kdtree::knn_search: k is 0; must be >= 1");
   EXPECT_EQ(message([&] { (void)pk::kdtree<float>(policy, pk::points_view<const float>(pts.data(), 10, 2)); }),
             "kdtree: points.stride is 2; must be >= 3");
+}
+
+// Issue 11: sizes the layout cannot address are rejected before any point is read (the
+// views below point at 50 real points; reading past them would crash).
+TYPED_TEST(Kdtree, SizesTheLayoutCannotAddressAreRejected) {
+  const auto policy = make_policy<TypeParam>();
+  const cloud<float> pts = uniform<float>(50, 53);
+  const pk::kdtree tree(policy, view(pts));
+  const auto message = [](auto&& f) { return invalid_argument_message(f); };
+  // Node links are 32-bit: a tree of more than 2^31 leaves cannot be linked.
+  const std::size_t too_many = (std::size_t{1} << 31) + 1;
+  EXPECT_EQ(message([&] { (void)pk::kdtree<float>(policy, pk::points_view<const float>(pts.data(), too_many), 1); }),
+            "kdtree: points has 2147483649 points; with leaf_size 1 that is 2147483649 leaves, and at most 2^31 are "
+            "supported");
+  // count * stride beyond the address space.
+  const std::ptrdiff_t huge = std::numeric_limits<std::ptrdiff_t>::max() / 2;
+  const pk::points_view<const float> wrapped(pts.data(), 4, huge);
+  EXPECT_EQ(message([&] { (void)pk::kdtree<float>(policy, wrapped); }),
+            "kdtree: points.count (4) times points.stride (4611686018427387903) overflows the address space");
+  EXPECT_EQ(message([&] { pk::radius_neighbors(policy, tree, wrapped, 0.1f); }),
+            "radius_neighbors: queries.count (4) times queries.stride (4611686018427387903) overflows the address "
+            "space");
+  EXPECT_EQ(message([&] { pk::knn_neighbors(policy, tree, wrapped, 2); }),
+            "knn_neighbors: queries.count (4) times queries.stride (4611686018427387903) overflows the address space");
+  std::vector<float> values(8), out(8);
+  EXPECT_EQ(message([&] {
+              pk::smooth_neighbors(policy, wrapped, pk::matrix_view<const float>(values.data(), 4, 2),
+                                   pk::matrix_view<float>(out.data(), 4, 2), 0.1f, {1.0, 1});
+            }),
+            "smooth_neighbors: points.count (4) times points.stride (4611686018427387903) overflows the address space");
+  // rows * row_stride beyond the address space, for values and for out.
+  const auto g = pk::radius_neighbors(policy, tree, pk::points_view<const float>(pts.data(), 4), 0.3f);
+  EXPECT_EQ(message([&] {
+              pk::gaussian_smooth(policy, g, pk::matrix_view<const float>(values.data(), 4, 2, huge),
+                                  pk::matrix_view<float>(out.data(), 4, 2), {1.0, 1});
+            }),
+            "gaussian_smooth: values.rows (4) times values.row_stride (4611686018427387903) and cols (2) overflow the "
+            "address space");
+  EXPECT_EQ(message([&] {
+              pk::gaussian_smooth(policy, g, pk::matrix_view<const float>(values.data(), 4, 2),
+                                  pk::matrix_view<float>(out.data(), 4, 2, huge), {1.0, 1});
+            }),
+            "gaussian_smooth: out.rows (4) times out.row_stride (4611686018427387903) and cols (2) overflow the address "
+            "space");
+  // One point may have any stride (only point 0 is read); a single huge row likewise.
+  EXPECT_EQ(pk::kdtree<float>(policy, pk::points_view<const float>(pts.data(), 1, huge)).size(), 1u);
 }
 
 // ---- smoothing ---------------------------------------------------------------------------

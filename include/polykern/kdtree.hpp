@@ -1,16 +1,23 @@
 // KD-tree neighbour search (api.md §5): kdtree, radius_neighbors, knn_neighbors.
-// Semantics, tie order and the Vulkan design are in docs/smooth.md.
+// Semantics, tie order, limits and the Vulkan design are in docs/smooth.md. This header
+// holds the public types and every argument check; the engine is detail/kdtree/, the
+// backends backend/<policy>/kdtree.hpp (one `run(tag, policy, plan)` each).
 #pragma once
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
+#include <span>
 #include <type_traits>
 #include <vector>
 
 #include "backend/openmp/kdtree.hpp"
 #include "backend/scalar/kdtree.hpp"
 #include "backend/simd/kdtree.hpp"
+#include "detail/kdtree/checks.hpp"
+#include "detail/kdtree/knn.hpp"
+#include "detail/kdtree/plans.hpp"
+#include "detail/kdtree/radius.hpp"
+#include "detail/kdtree/simd_lanes.hpp"
 #include "error.hpp"
 #include "execution.hpp"
 #include "view.hpp"
@@ -19,6 +26,34 @@
 #endif
 
 namespace polykern {
+
+// One neighbour of a query: the point's index in the caller's numbering and the squared
+// Euclidean distance.
+template <class T>
+struct neighbor {
+  std::uint32_t index = 0;
+  T dist2 = 0;
+  friend bool operator==(const neighbor&, const neighbor&) = default;
+};
+
+// Neighbours of every query in CSR form: row r is [offsets[r], offsets[r+1]) of
+// `indices` and `dist2`, sorted by (dist2, index). A default graph has 0 rows.
+template <class T>
+struct neighbor_graph {
+  std::vector<std::uint64_t> offsets{0};  // rows() + 1 entries
+  std::vector<std::uint32_t> indices;
+  std::vector<T> dist2;
+
+  std::size_t rows() const { return offsets.empty() ? 0 : offsets.size() - 1; }
+  std::size_t entries() const { return indices.size(); }
+  std::span<const std::uint32_t> row_indices(std::size_t r) const {
+    return {indices.data() + offsets[r], static_cast<std::size_t>(offsets[r + 1] - offsets[r])};
+  }
+  std::span<const T> row_dist2(std::size_t r) const {
+    return {dist2.data() + offsets[r], static_cast<std::size_t>(offsets[r + 1] - offsets[r])};
+  }
+  friend bool operator==(const neighbor_graph&, const neighbor_graph&) = default;
+};
 
 // A KD-tree over `Dim`-dimensional points of float or double, built once and queried
 // many times. It keeps its own copy of the points, reordered so that each leaf of
@@ -36,7 +71,8 @@ class kdtree {
   kdtree() = default;
 
   // Builds the tree with `policy` (openmp: in parallel; vulkan: on the CPU, the queries
-  // then run on the device). Non-finite coordinates and leaf_size == 0 are rejected.
+  // then run on the device). Rejects leaf_size 0 or above 2^20, bad views, non-finite
+  // coordinates, and more points than the tree's 32-bit links address (docs/smooth.md).
   template <execution_policy Policy, class U>
     requires std::is_same_v<std::remove_const_t<U>, T>
   kdtree(const Policy& policy, points_view<U, Dim> points, std::size_t leaf_size = 16) {
@@ -44,8 +80,10 @@ class kdtree {
     detail::require(leaf_size >= 1, "kdtree", "leaf_size is 0; must be >= 1");
     detail::kd::check_view("kdtree", "points", pts);
     detail::require(leaf_size <= (std::size_t{1} << 20), "kdtree", "leaf_size is ", leaf_size, "; must be <= 2^20");
-    detail::dispatch(policy, [&](auto tag, const auto& p) {
-      detail::kd::build(tag, p, data_, pts, leaf_size);  // also rejects non-finite coordinates
+    detail::kd::check_leaves("kdtree", "points", pts.count, leaf_size);
+    detail::kd::check_finite("kdtree", "points", pts, detail::kd::host_executor_for(policy));
+    data_ = detail::dispatch(policy, [&](auto tag, const auto& p) {
+      return detail::kd::run(tag, p, detail::kd::build_plan<T, Dim>{pts, leaf_size});
     });
   }
 
@@ -71,7 +109,9 @@ class kdtree {
     check_query("kdtree::knn_search", q);
     detail::require(k >= 1, "kdtree::knn_search", "k is 0; must be >= 1");
     detail::kd::knn_worker<detail::kd::batch<T>, T, Dim> worker(data_, k);
-    copy_out(worker.query(q), out);
+    const auto& hits = worker.query(q);
+    out.resize(hits.size());
+    for (std::size_t i = 0; i < hits.size(); ++i) out[i] = {hits[i].orig, hits[i].d2};
   }
 
   // The layout the backends work on (not part of the stable API).
@@ -83,25 +123,12 @@ class kdtree {
     for (std::size_t d = 0; d < Dim; ++d)
       detail::require(std::isfinite(q[d]), function, "q[", d, "] is ", q[d], "; coordinates must be finite");
   }
-  static void copy_out(const std::vector<detail::kd::hit<T>>& hits, std::vector<neighbor<T>>& out) {
-    out.resize(hits.size());
-    for (std::size_t i = 0; i < hits.size(); ++i) out[i] = {hits[i].orig, hits[i].d2};
-  }
 
   detail::kd::tree_data<T, Dim> data_;
 };
 
 template <class Policy, class U, std::size_t Dim>
 kdtree(const Policy&, points_view<U, Dim>, std::size_t = 16) -> kdtree<std::remove_const_t<U>, Dim>;
-
-namespace detail::kd {
-// Rejects bad query points (non-finite coordinates, bad views) before any work.
-template <class T, std::size_t Dim, class Policy>
-void check_queries(const char* function, const char* argument, const Policy& policy,
-                   points_view<const T, Dim> queries) {
-  dispatch(policy, [&](auto tag, const auto& p) { check_points(function, argument, queries, executor(tag, p)); });
-}
-}  // namespace detail::kd
 
 // All points of `tree` within `radius` of each query (inclusive), as a CSR graph with
 // one row per query sorted by (dist2, index). max_neighbors > 0 keeps the nearest ones.
@@ -111,10 +138,10 @@ neighbor_graph<T> radius_neighbors(const Policy& policy, const kdtree<T, Dim>& t
                                    std::type_identity_t<T> radius, std::size_t max_neighbors = 0) {
   const points_view<const T, Dim> q = queries;
   detail::require(radius >= 0, "radius_neighbors", "radius is ", radius, "; must be >= 0");
-  detail::kd::check_queries("radius_neighbors", "queries", policy, q);
-  return detail::dispatch(policy, [&](auto tag, const auto& p) {
-    return detail::kd::radius_graph(tag, p, tree.data(), q, radius * radius, max_neighbors);
-  });
+  detail::kd::check_view("radius_neighbors", "queries", q);
+  detail::kd::check_finite("radius_neighbors", "queries", q, detail::kd::host_executor_for(policy));
+  const detail::kd::radius_plan<T, Dim> plan{tree.data(), q, radius * radius, max_neighbors};
+  return detail::dispatch(policy, [&](auto tag, const auto& p) { return detail::kd::run(tag, p, plan); });
 }
 
 // The min(k, tree.size()) nearest points of `tree` to each query, sorted by (dist2, index).
@@ -124,10 +151,10 @@ neighbor_graph<T> knn_neighbors(const Policy& policy, const kdtree<T, Dim>& tree
                                 std::size_t k) {
   const points_view<const T, Dim> q = queries;
   detail::require(k >= 1, "knn_neighbors", "k is 0; must be >= 1");
-  detail::kd::check_queries("knn_neighbors", "queries", policy, q);
-  return detail::dispatch(policy, [&](auto tag, const auto& p) {
-    return detail::kd::knn_graph(tag, p, tree.data(), q, k);
-  });
+  detail::kd::check_view("knn_neighbors", "queries", q);
+  detail::kd::check_finite("knn_neighbors", "queries", q, detail::kd::host_executor_for(policy));
+  const detail::kd::knn_plan<T, Dim> plan{tree.data(), q, k};
+  return detail::dispatch(policy, [&](auto tag, const auto& p) { return detail::kd::run(tag, p, plan); });
 }
 
 }  // namespace polykern

@@ -1,17 +1,18 @@
-// Gaussian smoothing, part 2: smooth_neighbors with the radius queries over xsimd
-// batches. The weights and passes are the shared bodies of backend/scalar/smooth.hpp
-// (their inner loops over channels are vectorised by the compiler; the passes are
-// bound by the gathers of neighbour rows, not by arithmetic).
+// Gaussian smoothing, simd policy: smooth_neighbors' queries over xsimd batches; the
+// weights and passes are the shared loops of detail/smooth/ (their inner loops over
+// channels are vectorised by the compiler; the passes are bound by the gathers of
+// neighbour rows, not by arithmetic).
 #pragma once
-#include "../scalar/smooth.hpp"
-#include "kdtree.hpp"
+#include "../../detail/executor.hpp"
+#include "../../detail/kdtree/simd_lanes.hpp"
+#include "../../detail/smooth/plans.hpp"
+#include "../../execution.hpp"
 
 namespace polykern::detail::sm {
 
-template <class T, std::size_t Dim>
-void smooth_neighbors(simd_tag, const auto&, points_view<const T, Dim> points, matrix_view<const T> values,
-                      matrix_view<T> out, T r2, T a, std::size_t iterations, std::size_t keep) {
-  smooth_neighbors_body<kd::batch<T>>(points, values, out, r2, a, iterations, keep, kd::serial_each{});
+template <class Plan>
+void run(simd_tag, const auto&, const Plan& plan) {
+  run_cpu<kd::batch<typename Plan::value_type>>(serial_executor{}, plan);
 }
 
 }  // namespace polykern::detail::sm

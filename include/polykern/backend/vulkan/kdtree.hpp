@@ -18,8 +18,8 @@
 #include <memory>
 #include <vector>
 
-#include "../openmp/kdtree.hpp"
-#include "../scalar/kdtree.hpp"
+#include "../../detail/executor.hpp"
+#include "../../detail/kdtree/plans.hpp"
 #include "buffer.hpp"
 #include "commands.hpp"
 #include "context.hpp"
@@ -28,19 +28,10 @@
 
 namespace polykern::detail::kd {
 
-// Host-side work of the Vulkan policy (build, orders, checks): OpenMP threads if any.
-inline auto executor(vulkan_tag, const exec::vulkan_policy&) {
-#if POLYKERN_HAS_OPENMP
-  return omp_each{omp_get_max_threads()};
-#else
-  return serial_each{};
-#endif
-}
-
+// The tree is built on the host (every core when OpenMP is on), then uploaded per call.
 template <class T, std::size_t Dim>
-void build(vulkan_tag tag, const exec::vulkan_policy& policy, tree_data<T, Dim>& t, points_view<const T, Dim> points,
-           std::size_t leaf_size) {
-  build_tree(t, points, leaf_size, executor(tag, policy));
+tree_data<T, Dim> run(vulkan_tag, const exec::vulkan_policy&, const build_plan<T, Dim>& plan) {
+  return run_cpu<T>(host_executor{}, plan);
 }
 
 namespace gpu {
@@ -289,10 +280,13 @@ neighbor_graph<T> host_graph(const std::vector<std::uint64_t>& lengths) {
 }  // namespace gpu
 
 template <class T, std::size_t Dim>
-neighbor_graph<T> radius_graph(vulkan_tag tag, const exec::vulkan_policy& policy, const tree_data<T, Dim>& t,
-                               points_view<const T, Dim> queries, T r2, std::size_t keep) {
+neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const radius_plan<T, Dim>& plan) {
+  const tree_data<T, Dim>& t = plan.tree;
+  const points_view<const T, Dim> queries = plan.queries;
+  const T r2 = plan.r2;
+  const std::size_t keep = plan.keep;
   vulkan::context& ctx = context_of(policy);
-  const query_order order = make_order(t, queries, space::caller, executor(tag, policy));
+  const query_order order = make_order(t, queries, space::caller, host_executor{});
   gpu::graph_builder<T, Dim> builder(ctx, t, queries, order);
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
   neighbor_graph<T> g = gpu::host_graph<T>(lengths);
@@ -301,10 +295,12 @@ neighbor_graph<T> radius_graph(vulkan_tag tag, const exec::vulkan_policy& policy
 }
 
 template <class T, std::size_t Dim>
-neighbor_graph<T> knn_graph(vulkan_tag tag, const exec::vulkan_policy& policy, const tree_data<T, Dim>& t,
-                            points_view<const T, Dim> queries, std::size_t k) {
+neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const knn_plan<T, Dim>& plan) {
+  const tree_data<T, Dim>& t = plan.tree;
+  const points_view<const T, Dim> queries = plan.queries;
+  const std::size_t k = plan.k;
   vulkan::context& ctx = context_of(policy);
-  const query_order order = make_order(t, queries, space::caller, executor(tag, policy));
+  const query_order order = make_order(t, queries, space::caller, host_executor{});
   gpu::graph_builder<T, Dim> builder(ctx, t, queries, order);
   const std::vector<std::uint64_t> lengths(queries.count, std::min(k, t.n));
   neighbor_graph<T> g = gpu::host_graph<T>(lengths);

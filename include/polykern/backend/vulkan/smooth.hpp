@@ -15,7 +15,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "../scalar/smooth.hpp"
+#include "../../detail/executor.hpp"
+#include "../../detail/smooth/plans.hpp"
 #include "kdtree.hpp"
 #include "shaders/smooth_pass_f32.spv.hpp"
 #include "shaders/smooth_pass_f64.spv.hpp"
@@ -134,26 +135,6 @@ std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_gr
   return out;
 }
 
-template <class T, class Each>
-void check_graph_entries(const neighbor_graph<T>& g, std::size_t n, const Each& each) {
-  const std::size_t nnz = g.entries(), chunk = 1 << 16, chunks = (nnz + chunk - 1) / chunk;
-  std::vector<std::size_t> bad(chunks, SIZE_MAX);
-  each(chunks, [&](std::size_t c) {
-    for (std::size_t e = c * chunk, end = std::min(nnz, e + chunk); e < end; ++e)
-      if (g.indices[e] >= n || !(g.dist2[e] >= 0)) {
-        bad[c] = e;
-        return;
-      }
-  });
-  for (std::size_t e : bad)
-    if (e != SIZE_MAX) {
-      if (g.indices[e] >= n)
-        require(false, "gaussian_smooth", "graph.indices[", e, "] is ", g.indices[e], "; must be < ", n,
-                " (the number of rows of values)");
-      require(false, "gaussian_smooth", "graph.dist2[", e, "] is ", g.dist2[e], "; must be >= 0");
-    }
-}
-
 template <class T>
 void write_out(const std::vector<T>& result, matrix_view<T> out) {
   for (std::size_t r = 0; r < out.rows; ++r) std::copy_n(result.data() + r * out.cols, out.cols, out.row(r));
@@ -162,9 +143,12 @@ void write_out(const std::vector<T>& result, matrix_view<T> out) {
 }  // namespace gpu
 
 template <class T>
-void smooth(vulkan_tag tag, const exec::vulkan_policy& policy, const neighbor_graph<T>& g, matrix_view<const T> values,
-            matrix_view<T> out, T a, std::size_t iterations) {
-  gpu::check_graph_entries(g, values.rows, kd::executor(tag, policy));
+void run(vulkan_tag, const exec::vulkan_policy& policy, const graph_plan<T>& plan) {
+  const neighbor_graph<T>& g = plan.graph;
+  const matrix_view<const T> values = plan.values;
+  const matrix_view<T> out = plan.out;
+  const T a = plan.a;
+  const std::size_t iterations = plan.iterations;
   vulkan::context& ctx = context_of(policy);
   kd::gpu::require_type<T>(ctx);
   std::vector<T> result;
@@ -179,12 +163,15 @@ void smooth(vulkan_tag tag, const exec::vulkan_policy& policy, const neighbor_gr
 }
 
 template <class T, std::size_t Dim>
-void smooth_neighbors(vulkan_tag tag, const exec::vulkan_policy& policy, points_view<const T, Dim> points,
-                      matrix_view<const T> values, matrix_view<T> out, T r2, T a, std::size_t iterations,
-                      std::size_t keep) {
-  const auto each = kd::executor(tag, policy);
+void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, Dim>& plan) {
+  const points_view<const T, Dim> points = plan.points;
+  const matrix_view<const T> values = plan.values;
+  const matrix_view<T> out = plan.out;
+  const T r2 = plan.r2, a = plan.a;
+  const std::size_t iterations = plan.iterations, keep = plan.keep;
+  const host_executor each{};
   kd::tree_data<T, Dim> t;
-  kd::build_tree(t, points, 16, each, "smooth_neighbors", "points");  // first: it checks the points
+  kd::build_tree(t, points, own_leaf_size, each);
   vulkan::context& ctx = context_of(policy);
   kd::gpu::require_type<T>(ctx);
   const kd::query_order order = kd::make_order(t, points, kd::space::caller, each);
