@@ -1,4 +1,4 @@
-// Neighbour queries against the KD-tree of backend/scalar/kdtree.hpp (included by
+// Neighbour queries against the KD-tree of detail/kdtree/ (included by
 // radius_f32.comp and radius_f64.comp, which define T). One invocation per query: a
 // depth-first traversal from the root (left child first, so leaves come in increasing
 // order, as on the CPU), pruning boxes farther than the radius (or than the current k-th
