@@ -15,15 +15,15 @@
 #include <string>
 #include <vector>
 
-#include "oracles.hpp"
-#include "policies.hpp"
+#include "common.hpp"
 
 namespace pk = polykern;
 
 namespace {
 
-constexpr pk::border all_borders[] = {pk::border::reflect, pk::border::reflect101, pk::border::replicate,
-                                      pk::border::constant, pk::border::wrap};
+using polykern::testing::all_borders;  // tests/common.hpp
+using polykern::testing::as_mat;
+using polykern::testing::cv_border;
 
 // ---- the oracle -------------------------------------------------------------------------
 
@@ -68,18 +68,7 @@ std::vector<double> brute(const pk::image<In>& src, const dense_kernel& k, pk::b
 
 template <class T>
 pk::image<T> random_image(std::size_t w, std::size_t h, std::size_t c, unsigned seed) {
-  pk::image<T> img(w, h, c);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  for (std::size_t y = 0; y < h; ++y)
-    for (std::size_t x = 0; x < w * c; ++x) {
-      if constexpr (std::is_same_v<T, std::uint8_t>) {
-        img.view().row(y)[x] = static_cast<std::uint8_t>(rng() % 256);
-      } else {
-        img.view().row(y)[x] = unit(rng);
-      }
-    }
-  return img;
+  return pk::testing::noise_image<T>(w, h, c, seed);
 }
 
 dense_kernel random_kernel(std::size_t w, std::size_t h, unsigned seed, bool positive = false) {
@@ -137,25 +126,6 @@ double max_abs_difference(const pk::image<Out>& a, const pk::image<Out>& b) {
     for (std::size_t e = 0; e < a.width() * a.channels(); ++e)
       m = std::max(m, std::abs(double(a.view().row(y)[e]) - double(b.view().row(y)[e])));
   return m;
-}
-
-template <class T>
-cv::Mat as_mat(const pk::image<T>& img) {
-  const int depth = std::is_same_v<T, float> ? CV_32F : CV_8U;
-  const int type = CV_MAKETYPE(depth, static_cast<int>(img.channels()));
-  return cv::Mat(static_cast<int>(img.height()), static_cast<int>(img.width()), type, const_cast<T*>(img.data()),
-                 static_cast<std::size_t>(img.row_stride()) * sizeof(T));
-}
-
-int cv_border(pk::border b) {
-  switch (b) {
-    case pk::border::reflect: return cv::BORDER_REFLECT;
-    case pk::border::reflect101: return cv::BORDER_REFLECT_101;
-    case pk::border::replicate: return cv::BORDER_REPLICATE;
-    case pk::border::constant: return cv::BORDER_CONSTANT;
-    case pk::border::wrap: return cv::BORDER_WRAP;
-  }
-  return -1;
 }
 
 template <class T>
