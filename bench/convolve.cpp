@@ -20,6 +20,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if POLYKERN_BENCH_HAS_OPENCV
@@ -164,6 +165,8 @@ double relative_error(const pk::image<T>& a, const pk::image<T>& b) {
 // The reference result of a workload, computed once (OpenCV when available).
 template <class T>
 struct reference {
+  reference() = default;
+  explicit reference(std::function<void(pk::image<T>&)> how) : make(std::move(how)) {}
   std::function<void(pk::image<T>&)> make;
   std::unique_ptr<pk::image<T>> result;
   const pk::image<T>& get(std::size_t w, std::size_t h, std::size_t c) {
