@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <ranges>
+#include <iterator>  // the range concepts (bits/ranges_base.h), without <ranges>
 #include <string>
 #include <span>
 #include <string_view>
