@@ -98,7 +98,7 @@ class direct_engine {
   }
 
   template <std::size_t NX>
-  void tile(std::size_t y0, std::size_t e0, const float* rows) const {
+  POLYKERN_FLATTEN void tile(std::size_t y0, std::size_t e0, const float* rows) const {
     V acc[RY][NX];
     static_for<RY>([&](auto r) { static_for<NX>([&](auto k) { acc[r][k] = O::zero(); }); });
     const std::size_t C = channels_;

@@ -78,7 +78,7 @@ class separable_engine {
   };
 
   // tcol[(ax*C + e) * L + r] = sum_j ky[j] * src(row y0 + r + j - ay, element e).
-  void vertical(const prepared& p, std::size_t y0, std::vector<const In*>& rows, float* tcol) const {
+  POLYKERN_FLATTEN void vertical(const prepared& p, std::size_t y0, std::vector<const In*>& rows, float* tcol) const {
     const std::size_t window = p.kh + L - 1;
     for (std::size_t s = 0; s < window; ++s) {
       const std::ptrdiff_t t = static_cast<std::ptrdiff_t>(y0 + s) - static_cast<std::ptrdiff_t>(p.ay);
@@ -132,7 +132,7 @@ class separable_engine {
 
   // role: 0 = only term (store), 1 = first of several (sum = acc), 2 = middle (sum += acc),
   // 3 = last (store sum + acc).
-  void horizontal(const prepared& p, std::size_t y0, const float* tcol, float* sum, int role) const {
+  POLYKERN_FLATTEN void horizontal(const prepared& p, std::size_t y0, const float* tcol, float* sum, int role) const {
     const std::size_t C = channels_;
     const std::size_t rows_here = std::min(L, height_ - y0);
     alignas(64) float block[L * L];

@@ -7,6 +7,15 @@
 #include <type_traits>
 #include <utility>
 
+// POLYKERN_FLATTEN on a register-blocked function inlines every call in it (the lambdas of
+// static_for, the ops), so its accumulator arrays become registers at -O2 as at -O3; GCC's
+// -O2 inliner otherwise leaves some of those lambdas as calls and the arrays in memory.
+#if defined(__GNUC__)
+#define POLYKERN_FLATTEN __attribute__((flatten))
+#else
+#define POLYKERN_FLATTEN
+#endif
+
 namespace polykern::detail::conv {
 
 template <std::size_t N, class F>
