@@ -15,15 +15,15 @@
 #include <string>
 #include <vector>
 
-#include "oracles.hpp"
-#include "policies.hpp"
+#include "common.hpp"
 
 namespace pk = polykern;
 
 namespace {
 
-constexpr pk::border all_borders[] = {pk::border::reflect, pk::border::reflect101, pk::border::replicate,
-                                      pk::border::constant, pk::border::wrap};
+using polykern::testing::all_borders;  // tests/common.hpp
+using polykern::testing::as_mat;
+using polykern::testing::cv_border;
 
 // ---- the oracle -------------------------------------------------------------------------
 
@@ -68,18 +68,7 @@ std::vector<double> brute(const pk::image<In>& src, const dense_kernel& k, pk::b
 
 template <class T>
 pk::image<T> random_image(std::size_t w, std::size_t h, std::size_t c, unsigned seed) {
-  pk::image<T> img(w, h, c);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  for (std::size_t y = 0; y < h; ++y)
-    for (std::size_t x = 0; x < w * c; ++x) {
-      if constexpr (std::is_same_v<T, std::uint8_t>) {
-        img.view().row(y)[x] = static_cast<std::uint8_t>(rng() % 256);
-      } else {
-        img.view().row(y)[x] = unit(rng);
-      }
-    }
-  return img;
+  return pk::testing::noise_image<T>(w, h, c, seed);
 }
 
 dense_kernel random_kernel(std::size_t w, std::size_t h, unsigned seed, bool positive = false) {
@@ -137,25 +126,6 @@ double max_abs_difference(const pk::image<Out>& a, const pk::image<Out>& b) {
     for (std::size_t e = 0; e < a.width() * a.channels(); ++e)
       m = std::max(m, std::abs(double(a.view().row(y)[e]) - double(b.view().row(y)[e])));
   return m;
-}
-
-template <class T>
-cv::Mat as_mat(const pk::image<T>& img) {
-  const int depth = std::is_same_v<T, float> ? CV_32F : CV_8U;
-  const int type = CV_MAKETYPE(depth, static_cast<int>(img.channels()));
-  return cv::Mat(static_cast<int>(img.height()), static_cast<int>(img.width()), type, const_cast<T*>(img.data()),
-                 static_cast<std::size_t>(img.row_stride()) * sizeof(T));
-}
-
-int cv_border(pk::border b) {
-  switch (b) {
-    case pk::border::reflect: return cv::BORDER_REFLECT;
-    case pk::border::reflect101: return cv::BORDER_REFLECT_101;
-    case pk::border::replicate: return cv::BORDER_REPLICATE;
-    case pk::border::constant: return cv::BORDER_CONSTANT;
-    case pk::border::wrap: return cv::BORDER_WRAP;
-  }
-  return -1;
 }
 
 template <class T>
@@ -523,6 +493,26 @@ TYPED_TEST(Convolve, HalationMatchesTheCpuAndConservesEnergy) {
   EXPECT_NEAR(energy_out / energy_in, 1.0, 1e-3);
 }
 
+// issue 11: a kernel larger than any FFT tile under the size cap (2^23 samples) once left
+// the FFT method without a tiling (0x0) and crashed; now it gets the smallest tile that
+// holds the kernel. The FFT body is the same for every CPU policy (only the executor
+// differs), and one such kernel is 8.4M taps, so this runs once serially and once on
+// OpenMP, not per typed policy.
+TEST(ConvolveFft, KernelLargerThanTheImageAndTheTileCap) {
+  const auto src = random_image<float>(3, 2, 1, 650);
+  const auto k = random_kernel(2900, 2900, 651);
+  const pk::border_spec reflect{pk::border::reflect}, constant{pk::border::constant, 0.5};
+  pk::image<float> a(3, 2, 1), b(3, 2, 1);
+  pk::correlate(pk::exec::scalar, src.view(), k.view(), a.view(), reflect, pk::conv_method::fft);
+  EXPECT_TRUE(matches(a, brute(src, k, reflect), 1e-4));
+#if POLYKERN_HAS_OPENMP
+  pk::correlate(pk::exec::openmp, src.view(), k.view(), b.view(), constant, pk::conv_method::fft);
+#else
+  pk::correlate(pk::exec::simd, src.view(), k.view(), b.view(), constant, pk::conv_method::fft);
+#endif
+  EXPECT_TRUE(matches(b, brute(src, k, constant), 1e-4));
+}
+
 // ---- bad input ------------------------------------------------------------------------------
 
 TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
@@ -592,6 +582,15 @@ TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
   expect_error([&] { pk::separable_correlate(policy, src.view(), {{three, three, INFINITY}}, dst.view()); },
                "terms[0].weight is inf");
   EXPECT_THROW(pk::gaussian_kernel(4, 1.0), pk::invalid_argument);
+  // issue 11: an explicit ksize is bounded like one derived from sigma; weighted taps that
+  // overflow float; a dense kernel too large to copy (the view is never read).
+  expect_error([&] { pk::gaussian_blur(policy, src.view(), dst.view(), 2.0, 0, 70001); },
+               "gaussian_blur: ksize is 70001; must be <= 65536");
+  const std::vector<float> big = {3e38f, 1.0f};
+  expect_error([&] { pk::separable_correlate(policy, src.view(), {{three, big, 10.0}}, dst.view()); },
+               "terms[0].ky[0] * weight is inf");
+  expect_error([&] { pk::correlate(policy, src.view(), pk::image_view<const float>(k.k.data(), 8193, 8193), dst.view()); },
+               "kernel is 8193x8193 = 67125249 taps; must be <= 67108864");
   const std::vector<pk::image_view<const float>> srcs = {src.view(), src.view()};
   const std::vector<pk::image_view<float>> one_dst = {dst.view()};
   expect_error([&] { pk::correlate_batch(policy, srcs, k.view(), one_dst); }, "correlate_batch: dsts has 1 images; srcs has 2");

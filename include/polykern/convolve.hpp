@@ -4,11 +4,12 @@
 // reflection); accumulation is in float; uint8 outputs are rounded and saturated.
 // See docs/convolve.md for the methods, the cost model and the Vulkan path.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <ranges>
+#include <iterator>  // the range concepts (bits/ranges_base.h), without <ranges>
 #include <string>
 #include <span>
 #include <string_view>
@@ -19,7 +20,10 @@
 #include "backend/scalar/convolve.hpp"
 #include "backend/simd/convolve.hpp"
 #include "border.hpp"
-#include "detail/convolve_plan.hpp"
+#include "detail/convolve/cost.hpp"
+#include "detail/convolve/gaussian.hpp"
+#include "detail/convolve/plan.hpp"
+#include "detail/convolve/rank.hpp"
 #include "error.hpp"
 #include "execution.hpp"
 #include "view.hpp"
@@ -28,6 +32,33 @@
 #endif
 
 namespace polykern {
+
+// How correlate/convolve compute (api.md §4). `automatic` picks the fastest exact one for
+// the kernel's size and rank with the cost model of detail/convolve/cost.hpp.
+enum class conv_method {
+  automatic,
+  direct,     // every tap, vectorised over output pixels
+  separable,  // one horizontal and one vertical 1D pass (the kernel must have rank 1)
+  low_rank,   // rank r -> r separable passes (exact up to singular values < 1e-7 s_max)
+  fft,        // overlap-save FFT tiles (CPU); Vulkan runs low_rank/direct instead
+};
+
+constexpr std::string_view name(conv_method method) {
+  switch (method) {
+    case conv_method::automatic: return "automatic";
+    case conv_method::direct: return "direct";
+    case conv_method::separable: return "separable";
+    case conv_method::low_rank: return "low_rank";
+    case conv_method::fft: return "fft";
+  }
+  return "?";
+}
+
+// One term of a sum of separable filters: weight * (ky as a column) x (kx as a row).
+struct separable_term {
+  std::span<const float> kx, ky;
+  double weight = 1.0;
+};
 
 namespace detail::conv {
 
@@ -48,7 +79,8 @@ struct view_element<image_view<T>> {
 template <class R>
 using range_element = typename view_element<std::remove_cvref_t<std::ranges::range_value_t<R>>>::type;
 
-inline constexpr std::size_t max_kernel_taps = std::size_t{1} << 16;  // per side
+inline constexpr std::size_t max_kernel_taps = std::size_t{1} << 16;   // per side (1D taps, each side of a 2D kernel)
+inline constexpr std::size_t max_kernel_area = std::size_t{1} << 26;   // taps of a 2D kernel (8192 x 8192, 256 MB)
 
 template <class T>
 void check_image(std::string_view fn, std::string_view what, const image_view<T>& v) {
@@ -98,6 +130,8 @@ kernel2d take_kernel(std::string_view fn, const image_view<K>& k, bool flip) {
   require(k.width >= 1 && k.height >= 1, fn, "kernel is ", k.width, "x", k.height, "; both sizes must be >= 1");
   require(k.width <= max_kernel_taps && k.height <= max_kernel_taps, fn, "kernel is ", k.width, "x", k.height,
           "; sides must be <= ", max_kernel_taps);
+  require(k.width * k.height <= max_kernel_area, fn, "kernel is ", k.width, "x", k.height, " = ", k.width * k.height,
+          " taps; must be <= ", max_kernel_area);
   require(k.channels == 1, fn, "kernel has ", k.channels, " channels; must be 1");
   require(k.data != nullptr, fn, "kernel.data is null");
   require(k.row_stride >= static_cast<std::ptrdiff_t>(k.width), fn, "kernel.row_stride is ", k.row_stride,
@@ -130,9 +164,84 @@ inline std::vector<float> take_taps(std::string_view fn, std::string_view what, 
   return {taps.begin(), taps.end()};
 }
 
-template <class P, class In, class Out>
+// What the caller asked for: a dense kernel with a method (correlate, convolve,
+// correlate_batch), or separable terms given directly (separable_correlate, gaussian_blur).
+struct request {
+  conv_method method = conv_method::automatic;
+  kernel2d kernel;          // empty when `given` holds the terms
+  std::vector<term> given;  // separable_correlate / gaussian_blur
+  border_spec border;
+  kernel_ranks ranks;  // the kernel's rank analysis, cached across the images of a call
+
+  const std::vector<term>* terms_up_to(std::size_t max_rank) const { return ranks.terms_up_to(kernel, max_rank); }
+};
+
+// The method for one image, on the CPU or the GPU. The GPU has no FFT: there `fft` and
+// `automatic` choose between low-rank passes and the direct method.
+inline image_plan resolve(const request& req, bool gpu, std::size_t width, std::size_t height, std::size_t channels) {
+  image_plan p;
+  p.border = req.border;
+  const auto as_terms = [&](const std::vector<term>& terms) {
+    p.method = engine::separable;
+    p.terms = terms;
+    return p;
+  };
+  const auto as_kernel = [&](engine e) {
+    p.method = e;
+    p.kernel = req.kernel;
+    return p;
+  };
+  if (!req.given.empty()) return as_terms(req.given);
+  const std::size_t kw = req.kernel.width, kh = req.kernel.height;
+  switch (req.method) {
+    case conv_method::direct: return as_kernel(engine::direct);
+    case conv_method::separable: {
+      const auto* terms = req.terms_up_to(1);  // the entry point has checked the rank
+      return terms ? as_terms(*terms) : as_kernel(engine::direct);
+    }
+    case conv_method::low_rank: return as_terms(req.ranks.all_terms(req.kernel));
+    case conv_method::fft:
+      if (!gpu) return as_kernel(engine::fft);
+      break;  // GPU: as automatic
+    case conv_method::automatic: break;
+  }
+  double best = direct_cost(kw, kh);
+  engine best_engine = engine::direct;
+  if (!gpu && kw * kh >= 64) {
+    const double f = choose_fft_tiling(width, height, channels, kw, kh).cost;
+    if (f < best) best = f, best_engine = engine::fft;
+  }
+  // Low-rank passes pay off up to the rank where they cost as much as the best other method.
+  const double affordable = (best - 0.5) / separable_term_cost(kw, kh);
+  // ... and while finding the rank (about 1 ns per tap and rank) costs less than the method
+  // it might replace: a small image with a huge kernel goes straight to the best method.
+  const double analysable = best * static_cast<double>(width * height * channels) / rank_analysis_cost(kw, kh);
+  const auto max_rank = static_cast<std::size_t>(
+      std::clamp(std::min(affordable, analysable), 0.0, static_cast<double>(std::min(kw, kh))));
+  if (max_rank >= 1)
+    if (const auto* terms = req.terms_up_to(max_rank)) return as_terms(*terms);
+  return as_kernel(best_engine);
+}
+
+template <class Tag>
+inline constexpr bool runs_on_gpu = false;
+#if POLYKERN_HAS_VULKAN
+template <>
+inline constexpr bool runs_on_gpu<vulkan_tag> = true;
+#endif
+
+// Resolves the method of every image for the backend the policy picks (again for the
+// fallback of with_fallback; the rank analysis is cached) and runs it. Dense = false for
+// calls that give separable terms: they instantiate only the separable engine.
+template <bool Dense, class P, class In, class Out>
 void execute(const P& policy, const request& req, std::span<const job<In, Out>> jobs) {
-  dispatch(policy, [&](auto tag, const auto& backend_policy) { run(tag, backend_policy, req, jobs); });
+  dispatch(policy, [&](auto tag, const auto& backend_policy) {
+    plan<In, Out, Dense> work{jobs, {}};
+    work.images.reserve(jobs.size());
+    for (const job<In, Out>& j : jobs)
+      work.images.push_back(resolve(req, runs_on_gpu<decltype(tag)>, j.src.width, j.src.height, j.src.channels));
+    run(tag, backend_policy, work);
+  });
 }
 
 template <class P, class S, class K, class D>
@@ -149,7 +258,7 @@ void correlate_call(std::string_view fn, const P& policy, image_view<S> src, ima
     require(req.terms_up_to(1) != nullptr, fn, "method is separable but the ", req.kernel.width, "x",
             req.kernel.height, " kernel has rank >= 2; use low_rank or automatic");
   const job<std::remove_const_t<S>, D> one{src, dst};
-  execute(policy, req, std::span(&one, 1));
+  execute<true>(policy, req, std::span(&one, 1));
 }
 
 }  // namespace detail::conv
@@ -185,14 +294,8 @@ void separable_correlate(const P& policy, image_view<S> src, std::span<const flo
   req.border = border;
   req.given.push_back({detail::conv::take_taps(fn, "kx", kx), detail::conv::take_taps(fn, "ky", ky)});
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
-  detail::conv::execute(policy, req, std::span(&one, 1));
+  detail::conv::execute<false>(policy, req, std::span(&one, 1));
 }
-
-// One term of a sum of separable filters: weight * (ky as a column) x (kx as a row).
-struct separable_term {
-  std::span<const float> kx, ky;
-  double weight = 1.0;
-};
 
 // sum over the terms of weight * separable_correlate(src, kx, ky), in one pass: no
 // intermediate image, one rounding at the end for uint8. Sizes may differ per term (each
@@ -213,11 +316,16 @@ void separable_correlate(const P& policy, image_view<S> src, std::span<const sep
     detail::require(std::isfinite(terms[t].weight), fn, "terms[", t, "].weight is ", terms[t].weight,
                     "; must be finite");
     detail::conv::term term{detail::conv::take_taps(fn, kx, terms[t].kx), detail::conv::take_taps(fn, ky, terms[t].ky)};
-    for (float& k : term.ky) k = static_cast<float>(k * terms[t].weight);
+    for (std::size_t i = 0; i < term.ky.size(); ++i) {
+      const auto weighted = static_cast<float>(term.ky[i] * terms[t].weight);
+      detail::require(std::isfinite(weighted), fn, "terms[", t, "].ky[", i, "] * weight is ", weighted, " (",
+                      term.ky[i], " * ", terms[t].weight, "); the weighted taps must be finite floats");
+      term.ky[i] = weighted;
+    }
     req.given.push_back(std::move(term));
   }
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
-  detail::conv::execute(policy, req, std::span(&one, 1));
+  detail::conv::execute<false>(policy, req, std::span(&one, 1));
 }
 template <execution_policy P, class S, class D>
   requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
@@ -255,7 +363,11 @@ void gaussian_blur(const P& policy, image_view<S> src, image_view<D> dst, double
   const double sx = sigma_x, sy = sigma_y > 0 ? sigma_y : sigma_x;
   constexpr bool u8 = std::is_same_v<std::remove_const_t<S>, std::uint8_t>;
   const auto side = [&](double sigma, const char* what) -> std::size_t {
-    if (ksize > 0) return static_cast<std::size_t>(ksize);
+    if (ksize > 0) {
+      detail::require(static_cast<std::size_t>(ksize) <= detail::conv::max_kernel_taps, fn, "ksize is ", ksize,
+                      "; must be <= ", detail::conv::max_kernel_taps, " (the bound of a size derived from sigma)");
+      return static_cast<std::size_t>(ksize);
+    }
     const long n = detail::conv::gaussian_auto_size(sigma, u8);
     detail::require(n > 0 && static_cast<std::size_t>(n) <= detail::conv::max_kernel_taps, fn, what, " is ", sigma,
                     "; the kernel would have ", n, " taps, more than ", detail::conv::max_kernel_taps);
@@ -266,7 +378,7 @@ void gaussian_blur(const P& policy, image_view<S> src, image_view<D> dst, double
   req.border = border;
   req.given.push_back({detail::conv::gaussian_taps(nx, sx), detail::conv::gaussian_taps(ny, sy)});
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
-  detail::conv::execute(policy, req, std::span(&one, 1));
+  detail::conv::execute<false>(policy, req, std::span(&one, 1));
 }
 
 // correlate for every (srcs[i], dsts[i]) with one kernel; on Vulkan, in one submission.
@@ -310,7 +422,7 @@ void correlate_batch(const P& policy, const SR& srcs, image_view<K> kernel, cons
     detail::require(req.terms_up_to(1) != nullptr, fn, "method is separable but the ", req.kernel.width, "x",
                     req.kernel.height, " kernel has rank >= 2; use low_rank or automatic");
   if (jobs.empty()) return;
-  detail::conv::execute(policy, req, std::span<const detail::conv::job<In, Out>>(jobs));
+  detail::conv::execute<true>(policy, req, std::span<const detail::conv::job<In, Out>>(jobs));
 }
 
 }  // namespace polykern

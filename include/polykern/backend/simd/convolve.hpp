@@ -1,18 +1,16 @@
 // Convolution on the simd policy: the CPU engine over xsimd::batch<float> (16 lanes with
 // AVX-512), on the calling thread.
 #pragma once
-#include <xsimd/xsimd.hpp>
-
-#include <span>
-
-#include "../../detail/convolve_cpu_run.hpp"
+#include "../../detail/convolve/cpu.hpp"
+#include "../../detail/executor.hpp"
+#include "../../detail/simd/xsimd.hpp"
 #include "../../execution.hpp"
 
 namespace polykern::detail::conv {
 
-template <class Policy, class In, class Out>
-void run(simd_tag, const Policy&, const request& req, std::span<const job<In, Out>> jobs) {
-  run_cpu<xsimd::batch<float>>(sequential_chunks{}, req, jobs);
+template <class In, class Out, bool Dense>
+void run(simd_tag, const auto&, const plan<In, Out, Dense>& work) {
+  run_cpu<xsimd::batch<float>>(serial_executor{}, work);
 }
 
 }  // namespace polykern::detail::conv

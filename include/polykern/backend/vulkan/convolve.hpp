@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "../../border.hpp"
-#include "../../detail/convolve_plan.hpp"
+#include "../../detail/convolve/plan.hpp"
 #include "../../execution.hpp"
 #include "buffer.hpp"
 #include "commands.hpp"
@@ -75,9 +75,10 @@ inline rows_binding bind_rows(std::size_t base, std::size_t row, std::size_t fir
 
 }  // namespace gpu
 
-template <class In, class Out>
-void run(vulkan_tag, const exec::vulkan_policy& policy, const request& req, std::span<const job<In, Out>> jobs) {
+template <class In, class Out, bool Dense>
+void run(vulkan_tag, const auto& policy, const plan<In, Out, Dense>& call) {
   using namespace gpu;
+  const std::span<const job<In, Out>> jobs = call.jobs;
   vulkan::context& ctx = context_of(policy);
   const std::size_t limit = std::min<std::uint64_t>(ctx.max_binding_bytes(), std::uint64_t{1} << 40);
   const std::size_t align = std::max<std::size_t>(ctx.info().min_storage_buffer_offset_alignment, 16);
@@ -89,7 +90,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const request& req, std:
     std::vector<std::uint32_t> tables;   // params index of each pass's row table
   };
   struct image_work {
-    plan p;
+    image_plan p;
     std::size_t width, height, channels, elems, in_row, out_row, dst_base;
     std::size_t above = 0, below = 0;  // source rows read above / below an output row
     std::vector<std::uint32_t> taps;   // params index: direct kernel, or kx, ky of each term
@@ -110,9 +111,9 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const request& req, std:
     const job<In, Out>& j = jobs[n];
     w.width = j.src.width, w.height = j.src.height, w.channels = j.src.channels;
     w.elems = w.width * w.channels;
-    w.p = resolve(req, target::gpu, w.width, w.height, w.channels);
+    w.p = call.images[n];
     w.in_row = row_bytes(w.elems, in_u8), w.out_row = row_bytes(w.elems, out_u8);
-    const bool direct = w.p.method == conv_method::direct;
+    const bool direct = w.p.method == engine::direct;
     if (direct) {
       w.taps.push_back(push_floats(w.p.kernel.values));
       w.above = w.p.kernel.height / 2, w.below = w.p.kernel.height - 1 - w.above;
@@ -229,7 +230,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const request& req, std:
       rp.channels = static_cast<std::uint32_t>(w.channels);
       rp.border = static_cast<std::uint32_t>(w.p.border.mode);
       const float outside = static_cast<float>(border_value<In>(w.p.border.value));
-      if (w.p.method == conv_method::direct) {
+      if (w.p.method == engine::direct) {
         rp.in_offset = in_offset, rp.in_stride = in_stride, rp.in_u8 = in_u8;
         rp.kw = static_cast<std::uint32_t>(w.p.kernel.width), rp.kh = static_cast<std::uint32_t>(w.p.kernel.height);
         rp.ax = rp.kw / 2, rp.table = b.tables[0], rp.k_offset = w.taps[0], rp.mode = 0, rp.outside = outside;

@@ -1,0 +1,191 @@
+// Separable passes on the CPU (the separable and low_rank methods, separable_correlate,
+// gaussian_blur), written once over a vector type V: `float` for the scalar policy,
+// xsimd::batch<float> for simd and openmp (architecture.md, "one kernel body").
+//
+// The passes work on blocks of L rows, L = lanes:
+//  1. vertical: every input row in the block's window is loaded once and multiplied into
+//     the L output rows' accumulators (lanes = L consecutive elements of a row); the L x L
+//     block is then transposed and stored into `tcol`, where one L-lane vector holds one
+//     element column of the block's L rows;
+//  2. horizontal: in that transposed layout a horizontal tap is an aligned vector load, so
+//     L consecutive output elements accumulate tap by tap; one transpose back gives rows.
+// The intermediate is one block (L rows x padded width) per thread, never a full image.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include "../../border.hpp"
+#include "../../view.hpp"
+#include "ops.hpp"
+#include "plan.hpp"
+#include "unroll.hpp"
+
+namespace polykern::detail::conv {
+
+template <class V, class In, class Out>
+class separable_engine {
+ public:
+  using O = ops<V>;
+  static constexpr std::size_t L = O::lanes;
+
+  separable_engine(image_view<const In> src, image_view<Out> dst, const std::vector<term>& terms, border_spec border)
+      : src_(src), dst_(dst), border_(border) {
+    width_ = src.width, height_ = src.height, channels_ = src.channels;
+    elems_ = width_ * channels_;
+    elems_l_ = round_up(elems_, L);
+    for (const term& t : terms) {
+      prepared p;
+      p.kx = t.kx;
+      p.kw = t.kx.size(), p.kh = t.ky.size();
+      p.ax = p.kw / 2, p.ay = p.kh / 2;
+      p.kpad.assign(p.kh + 2 * (L - 1), 0.0f);
+      std::copy(t.ky.begin(), t.ky.end(), p.kpad.begin() + (L - 1));
+      double sum_y = 0;
+      for (float k : t.ky) sum_y += k;
+      p.outside = static_cast<float>(static_cast<float>(border_value<In>(border.value)) * sum_y);
+      tcol_vectors_ = std::max(tcol_vectors_, elems_l_ + (p.kw - 1) * channels_ + L);
+      max_window_ = std::max(max_window_, p.kh + L - 1);
+      terms_.push_back(std::move(p));
+    }
+    if (border.mode == border::constant) constant_row_.assign(elems_l_, border_value<In>(border.value));
+  }
+
+  std::size_t blocks() const { return (height_ + L - 1) / L; }
+
+  // Computes the output rows of blocks [b0, b1).
+  void run(std::size_t b0, std::size_t b1) const {
+    aligned_floats tcol(tcol_vectors_ * L);
+    aligned_floats sum(terms_.size() > 1 ? L * elems_l_ : 0);
+    std::vector<const In*> rows(max_window_);
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::size_t y0 = b * L;
+      for (std::size_t t = 0; t < terms_.size(); ++t) {
+        const prepared& p = terms_[t];
+        vertical(p, y0, rows, tcol.data());
+        pad_columns(p, tcol.data());
+        const int role = terms_.size() == 1 ? 0 : t == 0 ? 1 : t + 1 < terms_.size() ? 2 : 3;
+        horizontal(p, y0, tcol.data(), sum.data(), role);
+      }
+    }
+  }
+
+ private:
+  struct prepared {
+    std::vector<float> kx, kpad;  // kpad: ky with L-1 zeros on each side
+    std::size_t kw = 0, kh = 0, ax = 0, ay = 0;
+    float outside = 0;  // the vertical pass over a constant column: value * sum(ky)
+  };
+
+  // tcol[(ax*C + e) * L + r] = sum_j ky[j] * src(row y0 + r + j - ay, element e).
+  POLYKERN_FLATTEN void vertical(const prepared& p, std::size_t y0, std::vector<const In*>& rows, float* tcol) const {
+    const std::size_t window = p.kh + L - 1;
+    for (std::size_t s = 0; s < window; ++s) {
+      const std::ptrdiff_t t = static_cast<std::ptrdiff_t>(y0 + s) - static_cast<std::ptrdiff_t>(p.ay);
+      const std::ptrdiff_t m = border_index(t, static_cast<std::ptrdiff_t>(height_), border_.mode);
+      rows[s] = m < 0 ? constant_row_.data() : src_.row(static_cast<std::size_t>(m));
+    }
+    const float* k = p.kpad.data();  // k[s + L-1 - r] multiplies input row s into output row r
+    float* out = tcol + p.ax * channels_ * L;
+    for (std::size_t x = 0; x < elems_l_; x += L) {
+      V acc[L];
+      static_for<L>([&](auto r) { acc[r] = O::zero(); });
+      const std::size_t n = std::min(L, elems_ - x);
+      if (n == L) {
+        for (std::size_t s = 0; s < window; ++s) {
+          const V v = O::load(rows[s] + x);
+          // The window's rows are too many streams for the hardware prefetcher: fetch the
+          // next vector of this row while the FMAs run.
+          if constexpr (L > 1) __builtin_prefetch(rows[s] + x + L);
+          const float* ks = opaque(k + s + (L - 1));
+          static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(ks[-static_cast<std::ptrdiff_t>(r())]), v, acc[r]); });
+        }
+      } else {
+        for (std::size_t s = 0; s < window; ++s) {
+          const V v = load_partial<O>(rows[s] + x, n);
+          static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(k[s + (L - 1) - r]), v, acc[r]); });
+        }
+      }
+      float* block = out + x * L;
+      static_for<L>([&](auto r) { O::store_aligned(block + r * L, acc[r]); });
+      O::transpose(block);
+    }
+  }
+
+  // Fills the columns left and right of the image in tcol with the border's values.
+  void pad_columns(const prepared& p, float* tcol) const {
+    const std::size_t C = channels_;
+    const auto fill = [&](std::size_t q) {
+      const std::ptrdiff_t xp = static_cast<std::ptrdiff_t>(q / C) - static_cast<std::ptrdiff_t>(p.ax);
+      const std::ptrdiff_t m = border_index(xp, static_cast<std::ptrdiff_t>(width_), border_.mode);
+      float* to = tcol + q * L;
+      if (m < 0) {
+        std::fill_n(to, L, p.outside);
+      } else {
+        const float* from = tcol + ((static_cast<std::size_t>(m) + p.ax) * C + q % C) * L;
+        std::copy_n(from, L, to);
+      }
+    };
+    for (std::size_t q = 0; q < p.ax * C; ++q) fill(q);
+    for (std::size_t q = (p.ax + width_) * C; q < (width_ + p.kw - 1) * C; ++q) fill(q);
+  }
+
+  // role: 0 = only term (store), 1 = first of several (sum = acc), 2 = middle (sum += acc),
+  // 3 = last (store sum + acc).
+  POLYKERN_FLATTEN void horizontal(const prepared& p, std::size_t y0, const float* tcol, float* sum, int role) const {
+    const std::size_t C = channels_;
+    const std::size_t rows_here = std::min(L, height_ - y0);
+    alignas(64) float block[L * L];
+    for (std::size_t e0 = 0; e0 < elems_l_; e0 += L) {
+      V acc[L];
+      static_for<L>([&](auto k) { acc[k] = O::zero(); });
+      const float* base = tcol + e0 * L;
+      // Folding mirrored taps (add two inputs, multiply once) was measured slower here:
+      // with FMA the add costs as much as the multiply-add it saves.
+      for (std::size_t i = 0; i < p.kw; ++i) {
+        const V c = O::broadcast(p.kx[i]);
+        const float* tap = base + i * C * L;
+        static_for<L>([&](auto k) { acc[k] = O::fma(c, O::load_aligned(tap + k * L), acc[k]); });
+      }
+      static_for<L>([&](auto k) { O::store_aligned(block + k * L, acc[k]); });
+      O::transpose(block);
+      const std::size_t n = std::min(L, elems_ - e0);
+      for (std::size_t r = 0; r < rows_here; ++r) {
+        V v = O::load_aligned(block + r * L);
+        float* s = sum + r * elems_l_ + e0;
+        if (role == 1) {
+          O::store_aligned(s, v);
+          continue;
+        }
+        if (role == 2) {
+          O::store_aligned(s, O::add(O::load_aligned(s), v));
+          continue;
+        }
+        if (role == 3) v = O::add(O::load_aligned(s), v);
+        Out* out = dst_.row(y0 + r) + e0;
+        if (n == L) {
+          O::store(out, v);
+        } else {
+          store_partial<O>(out, v, n);
+        }
+      }
+    }
+  }
+
+  image_view<const In> src_;
+  image_view<Out> dst_;
+  border_spec border_;
+  std::size_t width_ = 0, height_ = 0, channels_ = 0, elems_ = 0, elems_l_ = 0;
+  std::size_t tcol_vectors_ = 0, max_window_ = 0;
+  std::vector<prepared> terms_;
+  std::vector<In> constant_row_;
+};
+
+template <class V, class In, class Out, class Executor>
+void run_separable(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p) {
+  const separable_engine<V, In, Out> engine(src, dst, p.terms, p.border);
+  const std::size_t per_chunk = std::max<std::size_t>(1, 32 / ops<V>::lanes);
+  executor.chunks(engine.blocks(), per_chunk, [&](std::size_t a, std::size_t b) { engine.run(a, b); });
+}
+
+}  // namespace polykern::detail::conv
