@@ -56,9 +56,7 @@ inline fft_tiling choose_fft_tiling(std::size_t width, std::size_t height, std::
       if (any_fits ? n * m > max_samples : n != rows.front() || m != cols.front()) continue;
       const std::size_t valid_cols = m - kw + 1;
       const std::size_t tiles_x = (width + valid_cols - 1) / valid_cols;
-      const std::size_t pairs = (tiles_y * tiles_x * planes + 1) / 2;
-      // one more pair's worth for the kernel's spectrum
-      const double cost = static_cast<double>(pairs + 1) * fft::lanes_pair_cost_ns(n, m) /
+      const double cost = fft::method_cost_ns(tiles_y * tiles_x * planes, n, m) /
                               static_cast<double>(width * height * planes) +
                           fft::per_output_cost_ns;
       if (cost < best.cost) best = {n, m, cost};

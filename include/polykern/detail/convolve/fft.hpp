@@ -7,7 +7,8 @@
 //
 // Threads: with at least 4 pairs of tiles per thread, each thread transforms whole pairs
 // (its own spectrum buffers, which stay in its cache); with fewer, the phases of each pair
-// are split over the team by rows and strips. Either way every output is computed by the
+// are split over the team by rows and strips, when the tiles are large enough to pay for
+// three team synchronisations per pair. Either way every output is computed by the
 // same operations in the same order, so results are bitwise the same for any team.
 #pragma once
 #include <algorithm>
@@ -125,6 +126,9 @@ inline void fill_kernel_row(const kernel2d& k, float scale, std::size_t r, std::
   for (std::size_t c = 0; c < k.width; ++c) out[c] = k.at(k.width - 1 - c, k.height - 1 - r) * scale;
 }
 
+// Tiles of at least this many samples split their phases over the team.
+inline constexpr std::size_t phase_split_samples = std::size_t{1} << 16;
+
 template <class V, class In, class Out, class Executor>
 void run_fft_lanes(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p,
                    const fft_tiling& tiling) {
@@ -186,7 +190,7 @@ void run_fft_lanes(const Executor& executor, image_view<const In> src, image_vie
   };
 
   const auto threads = static_cast<std::size_t>(executor.threads());
-  if (threads > 1 && pairs < 4 * threads) {
+  if (threads > 1 && pairs < 4 * threads && tiling.rows * tiling.cols >= phase_split_samples) {
     fft::aligned_floats spec_re(plane), spec_im(plane);
     for (std::size_t i = 0; i < pairs; ++i) run_pair(executor, i, spec_re.data(), spec_im.data());
     return;
@@ -201,11 +205,47 @@ void run_fft_lanes(const Executor& executor, image_view<const In> src, image_vie
       });
 }
 
+#if POLYKERN_HAS_FFTW
+// The same tiles through FFTW: one real tile per transform (real-to-complex), whole tiles
+// to each thread.
+template <class In, class Out, class Executor>
+void run_fft_fftw(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p,
+                  const fft_tiling& tiling) {
+  const std::size_t N = tiling.rows, M = tiling.cols;
+  const fft_tile_io<In, Out> io(src, dst, p, N, M);
+  const fft::fftw_plans& plans = fft::fftw_plans_for(N, M);
+  fft::fftw_buffers kernel(N, M);
+  const float scale = 1.0f / static_cast<float>(N * M);
+  for (std::size_t r = 0; r < N; ++r) fill_kernel_row(p.kernel, scale, r, M, kernel.real.get() + r * M);
+  fft::forward(plans, kernel);
+  const fftwf_complex* k = kernel.spectrum.get();
+  const auto& tiles = io.tiles();
+  executor.chunks_with(
+      tiles.size(), 1, [&] { return fft::fftw_buffers(N, M); },
+      [&](fft::fftw_buffers& b, std::size_t t0, std::size_t t1) {
+        for (std::size_t t = t0; t < t1; ++t) {
+          const auto& tile = tiles[t];
+          const auto map = io.column_map(tile);
+          for (std::size_t r = 0; r < N; ++r) io.fill(tile, map, r, b.real.get() + r * M);
+          fft::forward(plans, b);
+          fftwf_complex* x = b.spectrum.get();
+          for (std::size_t i = 0; i < b.spectrum_size(); ++i) {
+            const float re = x[i][0] * k[i][0] - x[i][1] * k[i][1], im = x[i][0] * k[i][1] + x[i][1] * k[i][0];
+            x[i][0] = re, x[i][1] = im;
+          }
+          fft::inverse(plans, b);
+          const std::size_t first = p.kernel.height - 1;
+          for (std::size_t r = first; r < first + io.output_rows(tile); ++r) io.store(tile, r, b.real.get() + r * M);
+        }
+      });
+}
+#endif
+
 template <class V, class In, class Out, class Executor>
 void run_fft(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p) {
   const fft_tiling tiling = choose_fft_tiling(src.width, src.height, src.channels, p.kernel.width, p.kernel.height);
 #if POLYKERN_HAS_FFTW
-  run_fft_fftw(executor, src, dst, p, tiling, fft_tile_io<In, Out>(src, dst, p, tiling.rows, tiling.cols));
+  run_fft_fftw(executor, src, dst, p, tiling);
 #else
   run_fft_lanes<V>(executor, src, dst, p, tiling);
 #endif
