@@ -20,7 +20,7 @@ inline double lanes_pair_cost_ns(std::size_t rows, std::size_t cols) {
 // product, inverse, fill and store.
 inline double fftw_tile_cost_ns(std::size_t rows, std::size_t cols) {
   const double samples = static_cast<double>(rows * cols);
-  return 0.22 * samples * std::log2(samples) * (1.0 + samples / 262144.0) + 20e3;
+  return 0.34 * samples * std::log2(samples) * (1.0 + samples / 1048576.0) + 5e3;
 }
 
 // The FFT method's time for `tiles` real tiles of rows x cols, the kernel's spectrum
