@@ -27,6 +27,8 @@
 #include <opencv2/imgproc.hpp>
 #endif
 
+#include "common.hpp"
+
 namespace pk = polykern;
 
 namespace {
@@ -35,18 +37,7 @@ constexpr std::size_t W = 2000, H = 3000;
 
 template <class T>
 pk::image<T> random_image(std::size_t w, std::size_t h, std::size_t c, unsigned seed) {
-  pk::image<T> img(w, h, c);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  for (std::size_t y = 0; y < h; ++y)
-    for (std::size_t e = 0; e < w * c; ++e) {
-      if constexpr (std::is_same_v<T, std::uint8_t>) {
-        img.view().row(y)[e] = static_cast<std::uint8_t>(rng() % 256);
-      } else {
-        img.view().row(y)[e] = unit(rng);
-      }
-    }
-  return img;
+  return pk::bench::noise_image<T>(w, h, c, seed);
 }
 
 // A smooth-ish photo stand-in is not needed: timings do not depend on pixel values.
@@ -185,23 +176,9 @@ struct reference {
 };
 
 #if POLYKERN_BENCH_HAS_OPENCV
-template <class T>
-cv::Mat as_mat(const pk::image<T>& img) {
-  const int depth = std::is_same_v<T, float> ? CV_32F : CV_8U;
-  return cv::Mat(static_cast<int>(img.height()), static_cast<int>(img.width()),
-                 CV_MAKETYPE(depth, static_cast<int>(img.channels())), const_cast<T*>(img.data()),
-                 static_cast<std::size_t>(img.row_stride()) * sizeof(T));
-}
+using pk::bench::as_mat;
 // OpenCV on as many threads as the openmp policy.
-const int opencv_threads = [] {
-#if POLYKERN_HAS_OPENMP
-  const int n = pk::detail::thread_count(pk::exec::openmp);
-#else
-  const int n = 1;
-#endif
-  cv::setNumThreads(n);
-  return n;
-}();
+const int opencv_threads = pk::bench::set_peer_threads();
 #endif
 
 // Registers one row: `run` is timed; its first result is compared with `ref` (tolerance
@@ -237,7 +214,7 @@ void add(const std::string& name, const pk::image<T>& (*input)(), reference<T>* 
   if (iterations) b->Iterations(iterations);
 }
 
-std::string size_name(std::size_t w, std::size_t h) { return std::to_string(w) + "x" + std::to_string(h); }
+using pk::bench::size_name;
 
 // For each policy: a name and a function that calls f(policy).
 template <class F>

@@ -493,6 +493,26 @@ TYPED_TEST(Convolve, HalationMatchesTheCpuAndConservesEnergy) {
   EXPECT_NEAR(energy_out / energy_in, 1.0, 1e-3);
 }
 
+// issue 11: a kernel larger than any FFT tile under the size cap (2^23 samples) once left
+// the FFT method without a tiling (0x0) and crashed; now it gets the smallest tile that
+// holds the kernel. The FFT body is the same for every CPU policy (only the executor
+// differs), and one such kernel is 8.4M taps, so this runs once serially and once on
+// OpenMP, not per typed policy.
+TEST(ConvolveFft, KernelLargerThanTheImageAndTheTileCap) {
+  const auto src = random_image<float>(3, 2, 1, 650);
+  const auto k = random_kernel(2900, 2900, 651);
+  const pk::border_spec reflect{pk::border::reflect}, constant{pk::border::constant, 0.5};
+  pk::image<float> a(3, 2, 1), b(3, 2, 1);
+  pk::correlate(pk::exec::scalar, src.view(), k.view(), a.view(), reflect, pk::conv_method::fft);
+  EXPECT_TRUE(matches(a, brute(src, k, reflect), 1e-4));
+#if POLYKERN_HAS_OPENMP
+  pk::correlate(pk::exec::openmp, src.view(), k.view(), b.view(), constant, pk::conv_method::fft);
+#else
+  pk::correlate(pk::exec::simd, src.view(), k.view(), b.view(), constant, pk::conv_method::fft);
+#endif
+  EXPECT_TRUE(matches(b, brute(src, k, constant), 1e-4));
+}
+
 // ---- bad input ------------------------------------------------------------------------------
 
 TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
@@ -562,6 +582,15 @@ TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
   expect_error([&] { pk::separable_correlate(policy, src.view(), {{three, three, INFINITY}}, dst.view()); },
                "terms[0].weight is inf");
   EXPECT_THROW(pk::gaussian_kernel(4, 1.0), pk::invalid_argument);
+  // issue 11: an explicit ksize is bounded like one derived from sigma; weighted taps that
+  // overflow float; a dense kernel too large to copy (the view is never read).
+  expect_error([&] { pk::gaussian_blur(policy, src.view(), dst.view(), 2.0, 0, 70001); },
+               "gaussian_blur: ksize is 70001; must be <= 65536");
+  const std::vector<float> big = {3e38f, 1.0f};
+  expect_error([&] { pk::separable_correlate(policy, src.view(), {{three, big, 10.0}}, dst.view()); },
+               "terms[0].ky[0] * weight is inf");
+  expect_error([&] { pk::correlate(policy, src.view(), pk::image_view<const float>(k.k.data(), 8193, 8193), dst.view()); },
+               "kernel is 8193x8193 = 67125249 taps; must be <= 67108864");
   const std::vector<pk::image_view<const float>> srcs = {src.view(), src.view()};
   const std::vector<pk::image_view<float>> one_dst = {dst.view()};
   expect_error([&] { pk::correlate_batch(policy, srcs, k.view(), one_dst); }, "correlate_batch: dsts has 1 images; srcs has 2");

@@ -79,7 +79,8 @@ struct view_element<image_view<T>> {
 template <class R>
 using range_element = typename view_element<std::remove_cvref_t<std::ranges::range_value_t<R>>>::type;
 
-inline constexpr std::size_t max_kernel_taps = std::size_t{1} << 16;  // per side
+inline constexpr std::size_t max_kernel_taps = std::size_t{1} << 16;   // per side (1D taps, each side of a 2D kernel)
+inline constexpr std::size_t max_kernel_area = std::size_t{1} << 26;   // taps of a 2D kernel (8192 x 8192, 256 MB)
 
 template <class T>
 void check_image(std::string_view fn, std::string_view what, const image_view<T>& v) {
@@ -129,6 +130,8 @@ kernel2d take_kernel(std::string_view fn, const image_view<K>& k, bool flip) {
   require(k.width >= 1 && k.height >= 1, fn, "kernel is ", k.width, "x", k.height, "; both sizes must be >= 1");
   require(k.width <= max_kernel_taps && k.height <= max_kernel_taps, fn, "kernel is ", k.width, "x", k.height,
           "; sides must be <= ", max_kernel_taps);
+  require(k.width * k.height <= max_kernel_area, fn, "kernel is ", k.width, "x", k.height, " = ", k.width * k.height,
+          " taps; must be <= ", max_kernel_area);
   require(k.channels == 1, fn, "kernel has ", k.channels, " channels; must be 1");
   require(k.data != nullptr, fn, "kernel.data is null");
   require(k.row_stride >= static_cast<std::ptrdiff_t>(k.width), fn, "kernel.row_stride is ", k.row_stride,
@@ -210,7 +213,11 @@ inline image_plan resolve(const request& req, bool gpu, std::size_t width, std::
   }
   // Low-rank passes pay off up to the rank where they cost as much as the best other method.
   const double affordable = (best - 0.5) / separable_term_cost(kw, kh);
-  const auto max_rank = static_cast<std::size_t>(std::clamp(affordable, 0.0, static_cast<double>(std::min(kw, kh))));
+  // ... and while finding the rank (about 1 ns per tap and rank) costs less than the method
+  // it might replace: a small image with a huge kernel goes straight to the best method.
+  const double analysable = best * static_cast<double>(width * height * channels) / rank_analysis_cost(kw, kh);
+  const auto max_rank = static_cast<std::size_t>(
+      std::clamp(std::min(affordable, analysable), 0.0, static_cast<double>(std::min(kw, kh))));
   if (max_rank >= 1)
     if (const auto* terms = req.terms_up_to(max_rank)) return as_terms(*terms);
   return as_kernel(best_engine);
@@ -309,7 +316,12 @@ void separable_correlate(const P& policy, image_view<S> src, std::span<const sep
     detail::require(std::isfinite(terms[t].weight), fn, "terms[", t, "].weight is ", terms[t].weight,
                     "; must be finite");
     detail::conv::term term{detail::conv::take_taps(fn, kx, terms[t].kx), detail::conv::take_taps(fn, ky, terms[t].ky)};
-    for (float& k : term.ky) k = static_cast<float>(k * terms[t].weight);
+    for (std::size_t i = 0; i < term.ky.size(); ++i) {
+      const auto weighted = static_cast<float>(term.ky[i] * terms[t].weight);
+      detail::require(std::isfinite(weighted), fn, "terms[", t, "].ky[", i, "] * weight is ", weighted, " (",
+                      term.ky[i], " * ", terms[t].weight, "); the weighted taps must be finite floats");
+      term.ky[i] = weighted;
+    }
     req.given.push_back(std::move(term));
   }
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
@@ -351,7 +363,11 @@ void gaussian_blur(const P& policy, image_view<S> src, image_view<D> dst, double
   const double sx = sigma_x, sy = sigma_y > 0 ? sigma_y : sigma_x;
   constexpr bool u8 = std::is_same_v<std::remove_const_t<S>, std::uint8_t>;
   const auto side = [&](double sigma, const char* what) -> std::size_t {
-    if (ksize > 0) return static_cast<std::size_t>(ksize);
+    if (ksize > 0) {
+      detail::require(static_cast<std::size_t>(ksize) <= detail::conv::max_kernel_taps, fn, "ksize is ", ksize,
+                      "; must be <= ", detail::conv::max_kernel_taps, " (the bound of a size derived from sigma)");
+      return static_cast<std::size_t>(ksize);
+    }
     const long n = detail::conv::gaussian_auto_size(sigma, u8);
     detail::require(n > 0 && static_cast<std::size_t>(n) <= detail::conv::max_kernel_taps, fn, what, " is ", sigma,
                     "; the kernel would have ", n, " taps, more than ", detail::conv::max_kernel_taps);

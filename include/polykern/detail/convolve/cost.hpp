@@ -69,6 +69,9 @@ inline double direct_cost(std::size_t kw, std::size_t kh) { return 0.035 * stati
 inline double separable_term_cost(std::size_t kw, std::size_t kh) {
   return 0.014 * static_cast<double>(kw + kh + 15) + 0.15;
 }
+// Nanoseconds per rank step of the rank analysis (detail/convolve/rank.hpp): a scan and a
+// rank-one update of the kw x kh residual.
+inline double rank_analysis_cost(std::size_t kw, std::size_t kh) { return 1.0 * static_cast<double>(kw * kh); }
 inline double separable_cost(std::size_t kw, std::size_t kh, std::size_t terms = 1) {
   return 0.5 + static_cast<double>(terms) * separable_term_cost(kw, kh);
 }

@@ -11,6 +11,7 @@
 #include "../../view.hpp"
 #include "ops.hpp"
 #include "plan.hpp"
+#include "unroll.hpp"
 
 namespace polykern::detail::conv {
 
@@ -99,8 +100,7 @@ class direct_engine {
   template <std::size_t NX>
   void tile(std::size_t y0, std::size_t e0, const float* rows) const {
     V acc[RY][NX];
-    for (auto& row : acc)
-      for (auto& a : row) a = O::zero();
+    static_for<RY>([&](auto r) { static_for<NX>([&](auto k) { acc[r][k] = O::zero(); }); });
     const std::size_t C = channels_;
     const std::size_t window = kh_ + RY - 1;
     for (std::size_t s = 0; s < window; ++s) {
@@ -114,12 +114,12 @@ class direct_engine {
         for (int r = lo_r; r <= hi_r; ++r) krow[r] = kernel_.values.data() + (s - r) * kw_;
         for (std::size_t i = 0; i < kw_; ++i) {
           V v[NX];
-          for (std::size_t k = 0; k < NX; ++k) v[k] = O::load(in + i * C + k * L);
+          static_for<NX>([&](auto k) { v[k] = O::load(in + i * C + k * L); });
           [&]<int... R>(std::integer_sequence<int, R...>) {
             ([&] {
               constexpr int r = lo_r + R;
               const V c = O::broadcast(krow[r][i]);
-              for (std::size_t k = 0; k < NX; ++k) acc[r][k] = O::fma(c, v[k], acc[r][k]);
+              static_for<NX>([&](auto k) { acc[r][k] = O::fma(c, v[k], acc[r][k]); });
             }(), ...);
           }(std::make_integer_sequence<int, hi_r - lo_r + 1>{});
         }

@@ -19,6 +19,7 @@
 #include "../../view.hpp"
 #include "ops.hpp"
 #include "plan.hpp"
+#include "unroll.hpp"
 
 namespace polykern::detail::conv {
 
@@ -88,7 +89,7 @@ class separable_engine {
     float* out = tcol + p.ax * channels_ * L;
     for (std::size_t x = 0; x < elems_l_; x += L) {
       V acc[L];
-      for (std::size_t r = 0; r < L; ++r) acc[r] = O::zero();
+      static_for<L>([&](auto r) { acc[r] = O::zero(); });
       const std::size_t n = std::min(L, elems_ - x);
       if (n == L) {
         for (std::size_t s = 0; s < window; ++s) {
@@ -97,16 +98,16 @@ class separable_engine {
           // next vector of this row while the FMAs run.
           if constexpr (L > 1) __builtin_prefetch(rows[s] + x + L);
           const float* ks = opaque(k + s + (L - 1));
-          for (std::size_t r = 0; r < L; ++r) acc[r] = O::fma(O::broadcast(ks[-static_cast<std::ptrdiff_t>(r)]), v, acc[r]);
+          static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(ks[-static_cast<std::ptrdiff_t>(r())]), v, acc[r]); });
         }
       } else {
         for (std::size_t s = 0; s < window; ++s) {
           const V v = load_partial<O>(rows[s] + x, n);
-          for (std::size_t r = 0; r < L; ++r) acc[r] = O::fma(O::broadcast(k[s + (L - 1) - r]), v, acc[r]);
+          static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(k[s + (L - 1) - r]), v, acc[r]); });
         }
       }
       float* block = out + x * L;
-      for (std::size_t r = 0; r < L; ++r) O::store_aligned(block + r * L, acc[r]);
+      static_for<L>([&](auto r) { O::store_aligned(block + r * L, acc[r]); });
       O::transpose(block);
     }
   }
@@ -137,16 +138,16 @@ class separable_engine {
     alignas(64) float block[L * L];
     for (std::size_t e0 = 0; e0 < elems_l_; e0 += L) {
       V acc[L];
-      for (std::size_t k = 0; k < L; ++k) acc[k] = O::zero();
+      static_for<L>([&](auto k) { acc[k] = O::zero(); });
       const float* base = tcol + e0 * L;
       // Folding mirrored taps (add two inputs, multiply once) was measured slower here:
       // with FMA the add costs as much as the multiply-add it saves.
       for (std::size_t i = 0; i < p.kw; ++i) {
         const V c = O::broadcast(p.kx[i]);
         const float* tap = base + i * C * L;
-        for (std::size_t k = 0; k < L; ++k) acc[k] = O::fma(c, O::load_aligned(tap + k * L), acc[k]);
+        static_for<L>([&](auto k) { acc[k] = O::fma(c, O::load_aligned(tap + k * L), acc[k]); });
       }
-      for (std::size_t k = 0; k < L; ++k) O::store_aligned(block + k * L, acc[k]);
+      static_for<L>([&](auto k) { O::store_aligned(block + k * L, acc[k]); });
       O::transpose(block);
       const std::size_t n = std::min(L, elems_ - e0);
       for (std::size_t r = 0; r < rows_here; ++r) {

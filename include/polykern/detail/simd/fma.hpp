@@ -16,6 +16,15 @@
 
 #include "xsimd.hpp"
 
+// GCC 12 reports `__Y may be used uninitialized` (bug 105593) where AVX-512 intrinsics are
+// inlined; when <immintrin.h> was first included outside xsimd.hpp's guard (by OpenCV, say),
+// only a guard at the inlining site silences it, so this header's body has one too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace polykern::detail {
 
 template <class T>
@@ -68,3 +77,7 @@ inline xsimd::batch<T, A> multiply_add(const xsimd::batch<T, A>& a, const xsimd:
 }
 
 }  // namespace polykern::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

@@ -7,6 +7,15 @@
 
 #include "xsimd.hpp"
 
+// GCC 12 reports `__Y may be used uninitialized` (bug 105593) where AVX-512 intrinsics are
+// inlined; when <immintrin.h> was first included outside xsimd.hpp's guard (by OpenCV, say),
+// only a guard at the inlining site silences it, so this header's body has one too.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace polykern::detail {
 
 template <std::size_t N>
@@ -65,3 +74,7 @@ void transpose_square(float* m) {
 }
 
 }  // namespace polykern::detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
