@@ -418,10 +418,52 @@ void register_all() {
 #endif
 }
 
+// ---- W3 through the FFT method in both orientations, the backend this build has (polykern's
+// lane FFT, or FFTW with POLYKERN_WITH_FFTW), with the OpenCV peer (docs/convolve.md) ----
+#if POLYKERN_HAS_FFTW
+constexpr const char* fft_row = "openmp.fftw";
+#else
+constexpr const char* fft_row = "openmp.fft";
+#endif
+const pk::image<float>& gray_landscape() {
+  static const auto img = random_image<float>(H, W, 1, 1);
+  return img;
+}
+// OpenCV's result (ours through the FFT method without OpenCV) as the reference.
+void w3_reference(const pk::image<float>& src, float_image& out) {
+#if POLYKERN_BENCH_HAS_OPENCV
+  cv::Mat dst = as_mat(out);
+  cv::filter2D(as_mat(src), dst, CV_32F, cv::Mat(201, 201, CV_32F, const_cast<float*>(w3_kernel().k.data())),
+               cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
+#else
+  correlate_with(pk::exec::openmp, w3_kernel(), pk::conv_method::fft)(src, out);
+#endif
+}
+void register_fft_rows() {
+#if POLYKERN_HAS_OPENMP
+  static reference<float> landscape_ref{[](float_image& out) { w3_reference(gray_landscape(), out); }, {}};
+  add<float>(std::string("W3/") + fft_row + "/" + size_name(H, W), gray_landscape, &landscape_ref, 1e-3,
+             correlate_with(pk::exec::openmp, w3_kernel(), pk::conv_method::fft));
+#if POLYKERN_HAS_FFTW  // without FFTW, register_all has this row
+  static reference<float> portrait_ref{[](float_image& out) { w3_reference(gray(), out); }, {}};
+  add<float>(std::string("W3/") + fft_row + "/" + size_name(W, H), gray, &portrait_ref, 1e-3,
+             correlate_with(pk::exec::openmp, w3_kernel(), pk::conv_method::fft));
+#endif
+#endif
+#if POLYKERN_BENCH_HAS_OPENCV
+  add<float>("W3/peer.opencv/" + size_name(H, W), gray_landscape, nullptr, 1e-3, [](const float_image& s, float_image& d) {
+    cv::Mat out = as_mat(d);
+    cv::filter2D(as_mat(s), out, CV_32F, cv::Mat(201, 201, CV_32F, const_cast<float*>(w3_kernel().k.data())),
+                 cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
+  });
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   register_all();
+  register_fft_rows();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

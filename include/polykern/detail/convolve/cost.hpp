@@ -7,13 +7,14 @@
 // and separable passes compete, whose ratio is taken to be the same.
 //   direct:      0.035 ns per tap + 0.8 (loads, stores, the padded rows)
 //   separable r: 0.5 + r * (0.014 * (kw + kh + 15) + 0.15)   (+15: 16-row blocks)
-//   fft:         per pair of tiles, 2.2 * [(n + valid rows) * f(m) + 2 m f(n) + 6 n m]
-//                with f(n) = 0.55 n log2 n, plus 50 us of per-tile work
+//   fft:         per pair of tiles, fft::lanes_pair_cost_ns (detail/fft/cost.hpp)
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
+
+#include "../fft/cost.hpp"
 
 namespace polykern::detail::conv {
 
@@ -28,9 +29,6 @@ inline bool fft_friendly(std::size_t n) {
     while (n % p == 0 && n > 1) n /= p;
   return n == 1;
 }
-
-// Model cost of one complex FFT of size n.
-inline double fft_cost(std::size_t n) { return 0.55 * static_cast<double>(n) * std::log2(static_cast<double>(n)); }
 
 // The tile sizes that minimise the FFT method's estimated cost for a width x height image
 // with `planes` channels and a kw x kh kernel. Two real tiles share one complex FFT. Tiles
@@ -58,13 +56,9 @@ inline fft_tiling choose_fft_tiling(std::size_t width, std::size_t height, std::
       if (any_fits ? n * m > max_samples : n != rows.front() || m != cols.front()) continue;
       const std::size_t valid_cols = m - kw + 1;
       const std::size_t tiles_x = (width + valid_cols - 1) / valid_cols;
-      const std::size_t pairs = (tiles_y * tiles_x * planes + 1) / 2;
-      // forward: n row FFTs + m column FFTs; inverse: m column + valid_rows row FFTs;
-      // plus gathering, multiplying and scattering.
-      const double per_pair = 2.2 * (static_cast<double>(n + valid_rows) * fft_cost(m) +
-                                     2.0 * static_cast<double>(m) * fft_cost(n) + 6.0 * static_cast<double>(n * m)) +
-                              50e3;
-      const double cost = static_cast<double>(pairs) * per_pair / static_cast<double>(width * height * planes);
+      const double cost = fft::method_cost_ns(tiles_y * tiles_x * planes, n, m) /
+                              static_cast<double>(width * height * planes) +
+                          fft::per_output_cost_ns;
       if (cost < best.cost) best = {n, m, cost};
     }
   }

@@ -34,7 +34,7 @@ void run_cpu(const Executor& executor, const plan<In, Out, Dense>& work) {
         continue;
       }
       if (p.method == engine::fft) {
-        run_fft(executor, src, j.dst, p);
+        run_fft<V>(executor, src, j.dst, p);
         continue;
       }
     }
