@@ -10,19 +10,8 @@
 #include <cstring>
 
 #include "diagnostics.hpp"
+#include "intrinsics.hpp"
 #include "xsimd.hpp"
-
-#if defined(__AVX2__) || defined(__AVX512F__)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
 
 POLYKERN_SIMD_DIAGNOSTICS_PUSH
 namespace polykern::detail::simd {

@@ -7,22 +7,8 @@
 #include <type_traits>
 
 #include "diagnostics.hpp"
+#include "intrinsics.hpp"
 #include "xsimd.hpp"
-
-#if defined(__SSE2__) || defined(_M_X64)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#define POLYKERN_SIMD_HAS_STREAM 1
-#else
-#define POLYKERN_SIMD_HAS_STREAM 0
-#endif
 
 POLYKERN_SIMD_DIAGNOSTICS_PUSH
 namespace polykern::detail::simd {
@@ -30,7 +16,7 @@ namespace polykern::detail::simd {
 // Non-temporal store of a full batch to `p`, aligned to the batch size.
 template <class T, class A>
 inline void stream_store(T* p, const xsimd::batch<T, A>& v) {
-#if POLYKERN_SIMD_HAS_STREAM
+#if POLYKERN_SIMD_X86
   constexpr std::size_t bytes = sizeof(T) * xsimd::batch<T, A>::size;
 #if defined(__AVX512F__)
   if constexpr (bytes == 64) {
@@ -63,7 +49,7 @@ inline void stream_store(T* p, const xsimd::batch<T, A>& v) {
 
 // Orders the streaming stores before whatever follows (another thread reading the output).
 inline void stream_fence() {
-#if POLYKERN_SIMD_HAS_STREAM
+#if POLYKERN_SIMD_X86
   _mm_sfence();
 #endif
 }
@@ -71,7 +57,7 @@ inline void stream_fence() {
 // Asks for the cache line holding `p` (for reading, into every cache level). Never faults,
 // so `p` may lie past the end of an array.
 inline void prefetch(const void* p) {
-#if POLYKERN_SIMD_HAS_STREAM
+#if POLYKERN_SIMD_X86
   _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0);
 #elif defined(__GNUC__)
   __builtin_prefetch(p, 0, 3);
