@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "diagnostics.hpp"
+#include "intrinsics.hpp"
 #include "stream.hpp"
 #include "xsimd.hpp"
 
@@ -75,7 +76,7 @@ struct aos3_masks {
 // Loads N packed xyz points starting at p into x, y, z: three loads, then per component
 // two blends (which of the three vectors holds it in each lane) and one permute.
 template <class T>
-inline void load_aos3(const aos3_masks<T>& k, const T* p, batch<T>& x, batch<T>& y, batch<T>& z) {
+POLYKERN_SIMD_INLINE void load_aos3(const aos3_masks<T>& k, const T* p, batch<T>& x, batch<T>& y, batch<T>& z) {
   constexpr std::size_t n = batch<T>::size;
   static_assert(n % 3 != 0, "the stride-3 shuffles need a batch width that is not a multiple of 3");
   const batch<T> a = batch<T>::load_unaligned(p), b = batch<T>::load_unaligned(p + n),
@@ -88,7 +89,7 @@ inline void load_aos3(const aos3_masks<T>& k, const T* p, batch<T>& x, batch<T>&
 // Stores N points packed as xyz at p (plain or streaming stores): the load run backwards,
 // one permute per component, then two blends per output vector.
 template <bool Stream, class T>
-inline void store_aos3(const aos3_masks<T>& k, T* p, const batch<T>& x, const batch<T>& y, const batch<T>& z) {
+POLYKERN_SIMD_INLINE void store_aos3(const aos3_masks<T>& k, T* p, const batch<T>& x, const batch<T>& y, const batch<T>& z) {
   constexpr std::size_t n = batch<T>::size;
   const batch<T> sx = xsimd::swizzle(x, lanes<T, component_lanes_inverse<0>>());
   const batch<T> sy = xsimd::swizzle(y, lanes<T, component_lanes_inverse<1>>());
@@ -105,7 +106,7 @@ inline void store_aos3(const aos3_masks<T>& k, T* p, const batch<T>& x, const ba
 
 // Loads N points of any stride (>= 3) with gathers.
 template <class T>
-inline void load_strided(const T* p, const xsimd::batch<gather_index_type<T>>& lane_offsets, batch<T>& x,
+POLYKERN_SIMD_INLINE void load_strided(const T* p, const xsimd::batch<gather_index_type<T>>& lane_offsets, batch<T>& x,
                          batch<T>& y, batch<T>& z) {
   x = batch<T>::gather(p, lane_offsets);
   y = batch<T>::gather(p + 1, lane_offsets);
@@ -114,7 +115,7 @@ inline void load_strided(const T* p, const xsimd::batch<gather_index_type<T>>& l
 
 // Stores N points of any stride lane by lane, leaving the elements between points alone.
 template <class T>
-inline void store_strided(T* p, std::ptrdiff_t stride, const batch<T>& x, const batch<T>& y, const batch<T>& z) {
+POLYKERN_SIMD_INLINE void store_strided(T* p, std::ptrdiff_t stride, const batch<T>& x, const batch<T>& y, const batch<T>& z) {
   constexpr std::size_t n = batch<T>::size;
   alignas(64) T bx[n], by[n], bz[n];
   x.store_aligned(bx), y.store_aligned(by), z.store_aligned(bz);
@@ -131,7 +132,7 @@ constexpr bool gather_offsets_fit(std::ptrdiff_t stride) {
 
 // Loads N points of any stride lane by lane (for strides whose offsets do not fit a gather).
 template <class T>
-inline void load_lane_by_lane(const T* p, std::ptrdiff_t stride, batch<T>& x, batch<T>& y, batch<T>& z) {
+POLYKERN_SIMD_INLINE void load_lane_by_lane(const T* p, std::ptrdiff_t stride, batch<T>& x, batch<T>& y, batch<T>& z) {
   constexpr std::size_t n = batch<T>::size;
   alignas(64) T bx[n], by[n], bz[n];
   for (std::size_t l = 0; l < n; ++l, p += stride) bx[l] = p[0], by[l] = p[1], bz[l] = p[2];
