@@ -4,6 +4,8 @@
 // Every row checks its result once against a double reference before timing.
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
+
 #include <polykern/affine.hpp>
 
 #include <Eigen/Core>
@@ -19,9 +21,6 @@
 #include <string>
 #include <vector>
 
-#if POLYKERN_HAS_OPENMP
-#include <omp.h>
-#endif
 #if POLYKERN_BENCH_HAS_OPENCV
 #include <opencv2/core.hpp>
 #endif
@@ -92,14 +91,6 @@ bool correct(kind what, const std::vector<float>& in, const std::vector<float>& 
   return true;
 }
 
-int openmp_threads() {
-#if POLYKERN_HAS_OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
 using checker = std::function<bool(const data_set&)>;
 
 // The check of a transform (of one matrix when `offsets` is empty).
@@ -141,14 +132,15 @@ void add(const std::string& name, std::size_t n, std::function<void(data_set&)> 
   })->UseRealTime()->Unit(benchmark::kMillisecond);
 }
 
-std::string size_name(std::size_t n) {
+// Rows name point counts 100k, 1M, 10M.
+std::string count_name(std::size_t n) {
   return n >= 1000000 ? std::to_string(n / 1000000) + "M" : std::to_string(n / 1000) + "k";
 }
 
 template <class P>
 void add_policy(const std::string& workload, kind what, const P& policy, std::size_t n) {
   const auto m = matrix(0);
-  add(workload + "/" + std::string(P::name) + "/" + size_name(n), n, [=](data_set& d) {
+  add(workload + "/" + std::string(P::name) + "/" + count_name(n), n, [=](data_set& d) {
     const pk::points_view<const float> in(d.in.data(), d.n);
     const pk::points_view<float> out(d.out.data(), d.n);
     if (what == kind::points)
@@ -160,7 +152,7 @@ void add_policy(const std::string& workload, kind what, const P& policy, std::si
 
 void add_peers(const std::string& workload, kind what, std::size_t n) {
   const auto m = matrix(0);
-  add(workload + "/peer.memcpy/" + size_name(n), n, [](data_set& d) {
+  add(workload + "/peer.memcpy/" + count_name(n), n, [](data_set& d) {
     std::memcpy(d.out.data(), d.in.data(), d.in.size() * sizeof(float));
   }, [](const data_set& d) { return std::memcmp(d.out.data(), d.in.data(), d.in.size() * sizeof(float)) == 0; });
   Eigen::Matrix3f r;
@@ -172,13 +164,13 @@ void add_peers(const std::string& workload, kind what, std::size_t n) {
   if (what == kind::points) {
     // Eigen done well: one fused pass over the 3xN map (the 3x3 product is a lazy
     // coefficient-based product, the translation added in the same expression).
-    add(workload + "/peer.eigen/" + size_name(n), n, [=](data_set& d) {
+    add(workload + "/peer.eigen/" + count_name(n), n, [=](data_set& d) {
       const Eigen::Map<const Eigen::Matrix3Xf> in(d.in.data(), 3, static_cast<Eigen::Index>(d.n));
       Eigen::Map<Eigen::Matrix3Xf> out(d.out.data(), 3, static_cast<Eigen::Index>(d.n));
       out.noalias() = (r.lazyProduct(in)).colwise() + t;
     }, transformed(what));
 #if POLYKERN_BENCH_HAS_OPENCV
-    add(workload + "/peer.opencv/" + size_name(n), n, [=](data_set& d) {
+    add(workload + "/peer.opencv/" + count_name(n), n, [=](data_set& d) {
       const cv::Mat in(static_cast<int>(d.n), 1, CV_32FC3, d.in.data());
       cv::Mat out(static_cast<int>(d.n), 1, CV_32FC3, d.out.data());
       const cv::Matx34f mm(m.m[0][0], m.m[0][1], m.m[0][2], m.m[0][3], m.m[1][0], m.m[1][1], m.m[1][2], m.m[1][3],
@@ -188,7 +180,7 @@ void add_peers(const std::string& workload, kind what, std::size_t n) {
 #endif
   } else {
     const Eigen::Matrix3f nm = r.inverse().transpose();
-    add(workload + "/peer.eigen/" + size_name(n), n, [=](data_set& d) {
+    add(workload + "/peer.eigen/" + count_name(n), n, [=](data_set& d) {
       const Eigen::Map<const Eigen::Matrix3Xf> in(d.in.data(), 3, static_cast<Eigen::Index>(d.n));
       Eigen::Map<Eigen::Matrix3Xf> out(d.out.data(), 3, static_cast<Eigen::Index>(d.n));
       out.noalias() = nm.lazyProduct(in).colwise().normalized();
@@ -232,9 +224,10 @@ void for_each_policy(Each&& each) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = openmp_threads();
 #if POLYKERN_BENCH_HAS_OPENCV
-  cv::setNumThreads(threads);
+  const int threads = pk::bench::set_peer_threads();
+#else
+  const int threads = pk::bench::policy_threads();
 #endif
   Eigen::setNbThreads(threads);
   for (auto [workload, what] : {std::pair{"W7", kind::points}, std::pair{"W8", kind::normals}})

@@ -12,6 +12,8 @@
 // Peers use as many threads as the openmp policy (cv::setNumThreads).
 #include <benchmark/benchmark.h>
 
+#include "common.hpp"
+
 #include <polykern/image.hpp>
 #include <polykern/warp.hpp>
 #if POLYKERN_HAS_VULKAN
@@ -20,9 +22,6 @@
 #if POLYKERN_BENCH_HAS_OPENCV
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#endif
-#if POLYKERN_HAS_OPENMP
-#include <omp.h>
 #endif
 
 #include <cmath>
@@ -142,10 +141,7 @@ void bench_policy(benchmark::State& state, Policy policy, task t, bool exact) {
 }
 
 #if POLYKERN_BENCH_HAS_OPENCV
-cv::Mat as_mat(pk::image<u8>& im) {
-  return cv::Mat(int(im.height()), int(im.width()), CV_8UC3, im.data(), static_cast<std::size_t>(im.row_stride()));
-}
-cv::Mat as_mat(const pk::image<u8>& im) { return as_mat(const_cast<pk::image<u8>&>(im)); }
+using pk::bench::as_mat;
 
 void opencv_task(task t, pk::image<u8>& out) {
   auto& d = workload();
@@ -186,10 +182,10 @@ void opencv_task(task t, pk::image<u8>& out) {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-#if POLYKERN_HAS_OPENMP
-  const int threads = omp_get_max_threads();
+#if POLYKERN_BENCH_HAS_OPENCV
+  const int threads = pk::bench::set_peer_threads();
 #else
-  const int threads = 1;
+  const int threads = pk::bench::policy_threads();
 #endif
   struct row {
     const char* name;
@@ -220,8 +216,7 @@ int main(int argc, char** argv) {
         ->UseRealTime()->Unit(benchmark::kMillisecond);
 #endif
 #if POLYKERN_BENCH_HAS_OPENCV
-    benchmark::RegisterBenchmark((prefix + "/peer.opencv/1080p").c_str(), [t, threads](benchmark::State& s) {
-      cv::setNumThreads(threads);
+    benchmark::RegisterBenchmark((prefix + "/peer.opencv/1080p").c_str(), [t](benchmark::State& s) {
       pk::image<u8> out(W, H, C, u8{0});
       opencv_task(t, out);
       // OpenCV rounds coordinates and weights to 1/32 (resize: 1/2048): close, not equal.

@@ -10,6 +10,7 @@
 #include <polykern/interop/eigen.hpp>
 
 #include <Eigen/Geometry>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "policies.hpp"
+#include "common.hpp"
 
 namespace pk = polykern;
 using pk::detail::affine::kind;
@@ -495,6 +496,40 @@ TYPED_TEST(Affine, EigenViewsAndTransforms) {
     const Eigen::Vector3d w = (nm * normals.col(i)).normalized();
     ASSERT_LE(max_difference(out.col(i), w), 1e-12) << i;
   }
+}
+
+// issue 11: the simd gathers addressed point l of a batch at the 32-bit offset l * stride,
+// which overflowed for strides above 2^31 / (lanes - 1) elements (about 1.4e8 with 16 float
+// lanes) and read far outside the points. Such strides now load lane by lane. The points
+// live in a sparse mapping: 17 points (one batch and a tail) one stride apart, a few pages
+// touched of ~10 GB of address space.
+TEST(AffineStrides, StridesBeyond32BitGatherOffsetsLoadLaneByLane) {
+  constexpr std::ptrdiff_t lanes = static_cast<std::ptrdiff_t>(xsimd::batch<float>::size);
+  const std::ptrdiff_t huge = std::numeric_limits<std::int32_t>::max() / std::max<std::ptrdiff_t>(lanes - 1, 1) + 64;
+  EXPECT_TRUE(pk::detail::simd::gather_offsets_fit<float>(huge - 128));
+  EXPECT_FALSE(pk::detail::simd::gather_offsets_fit<float>(huge));
+  constexpr std::size_t n = 17;
+  const std::size_t bytes = n * static_cast<std::size_t>(huge) * sizeof(float);
+  void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(mapping, MAP_FAILED) << "could not reserve " << bytes << " bytes of address space";
+  auto* in = static_cast<float*>(mapping);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < 3; ++k) in[i * static_cast<std::size_t>(huge) + k] = static_cast<float>(i * 3 + k) - 20.5f;
+  const auto m = random_affine<float>(5);
+  const pk::points_view<const float> view(in, n, huge);
+  for (kind what : {kind::points, kind::normals}) {
+    std::vector<float> want(3 * n), simd(3 * n, sentinel<float>);
+    transform(what, pk::exec::scalar, view, m, pk::points_view<float>(want.data(), n));
+    transform(what, pk::exec::simd, view, m, pk::points_view<float>(simd.data(), n));
+    EXPECT_EQ(want, simd) << name(what) << " simd";
+#if POLYKERN_HAS_OPENMP
+    std::vector<float> omp(3 * n, sentinel<float>);
+    transform(what, pk::exec::openmp, view, m, pk::points_view<float>(omp.data(), n));
+    EXPECT_EQ(want, omp) << name(what) << " openmp";
+#endif
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NE(want[3 * i], sentinel<float>);
+  }
+  munmap(mapping, bytes);
 }
 
 TEST(AffineEigen, ViewsConversionsAndErrors) {

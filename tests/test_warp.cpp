@@ -12,11 +12,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "policies.hpp"
+#include "common.hpp"
 
 namespace pk = polykern;
 using pk::border;
@@ -26,48 +27,16 @@ using u8 = std::uint8_t;
 namespace {
 
 constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
-const border all_borders[] = {border::reflect, border::reflect101, border::replicate, border::constant, border::wrap};
-
-int cv_border(border b) {
-  switch (b) {
-    case border::reflect: return cv::BORDER_REFLECT;
-    case border::reflect101: return cv::BORDER_REFLECT_101;
-    case border::replicate: return cv::BORDER_REPLICATE;
-    case border::constant: return cv::BORDER_CONSTANT;
-    case border::wrap: return cv::BORDER_WRAP;
-  }
-  return -1;
-}
-
-template <class T>
-constexpr int cv_depth() {
-  return std::is_same_v<T, u8> ? CV_8U : CV_32F;
-}
-template <class T>
-cv::Mat as_mat(pk::image<T>& im) {
-  return cv::Mat(static_cast<int>(im.height()), static_cast<int>(im.width()),
-                 CV_MAKETYPE(cv_depth<T>(), static_cast<int>(im.channels())), im.data(), im.row_stride() * sizeof(T));
-}
-
-// Uniform noise (uint8 0..255, float 0..1), fixed seed.
-template <class T>
-pk::image<T> noise(std::size_t w, std::size_t h, std::size_t c, unsigned seed) {
-  pk::image<T> im(w, h, c);
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-  for (std::size_t y = 0; y < h; ++y)
-    for (std::size_t x = 0; x < w * c; ++x) {
-      const float v = dist(gen);
-      im.view().row(y)[x] = std::is_same_v<T, u8> ? static_cast<T>(std::lround(v * 255)) : static_cast<T>(v);
-    }
-  return im;
-}
+using pk::testing::all_borders;
+using pk::testing::as_mat;
+using pk::testing::cv_border;
+using pk::testing::noise_image;
 
 // Noise blurred with sigma (wrap-around, so the image is smooth across its own edges too,
 // except where a border mode joins edges), stretched to the full range.
 template <class T>
 pk::image<T> smooth(std::size_t w, std::size_t h, std::size_t c, unsigned seed, double sigma = 3.0) {
-  auto n = noise<float>(w, h, c, seed);
+  auto n = noise_image<float>(w, h, c, seed);
   cv::Mat src = as_mat(n), blurred;
   cv::GaussianBlur(src, blurred, cv::Size(0, 0), sigma, sigma, cv::BORDER_REFLECT);
   double lo, hi;
@@ -93,7 +62,7 @@ struct matrix {
 };
 matrix inverse(const pk::affine2<double>& f) {
   matrix r;
-  EXPECT_TRUE(pk::detail::warp::invert(f, r.m));
+  EXPECT_TRUE(pk::detail::warp::invert(f.m, r.m));
   return r;
 }
 pk::affine2<double> affine(double a, double b, double c, double d, double e, double f) { return {{{a, b, c}, {d, e, f}}}; }
@@ -230,7 +199,7 @@ TYPED_TEST_SUITE(Warp, pk::testing::all_policies, pk::testing::policy_name);
 TYPED_TEST(Warp, WarpAffineMatchesDoublePrecisionReference) {
   const auto run = [&]<class T>(T) {
     for (std::size_t c : {1, 3, 4}) {
-      const auto src = noise<T>(37, 23, c, 7 + static_cast<unsigned>(c));
+      const auto src = noise_image<T>(37, 23, c, 7 + static_cast<unsigned>(c));
       for (std::size_t m = 0; m < std::size(test_matrices); ++m)
         for (auto interp : {interpolation::bilinear, interpolation::nearest})
           for (border b : all_borders) {
@@ -298,9 +267,9 @@ TYPED_TEST(Warp, WarpAffineMatchesOpenCV) {
 }
 
 TYPED_TEST(Warp, WarpAffineIdentityAndIntegerShiftsAreExact) {
-  auto src = noise<float>(45, 19, 3, 3);
+  auto src = noise_image<float>(45, 19, 3, 3);
   src(4, 5, 1) = static_cast<float>(nan_v);
-  auto bytes = noise<u8>(45, 19, 3, 4);
+  auto bytes = noise_image<u8>(45, 19, 3, 4);
   for (auto interp : {interpolation::bilinear, interpolation::nearest}) {
     pk::image<float> dst(45, 19, 3);
     pk::warp_affine(this->policy, src.view(), affine(1, 0, 0, 0, 1, 0), dst.view(), interp);
@@ -338,8 +307,8 @@ TYPED_TEST(Warp, NaNSpreadsOnlyToPixelsThatInterpolateIt) {
 
 TYPED_TEST(Warp, OnePixelAndThinImages) {
   for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 7}, std::pair{9, 1}, std::pair{2, 2}}) {
-    const auto src = noise<u8>(w, h, 3, 5 + w * 10 + h);
-    const auto fsrc = noise<float>(w, h, 4, 6 + w * 10 + h);
+    const auto src = noise_image<u8>(w, h, 3, 5 + w * 10 + h);
+    const auto fsrc = noise_image<float>(w, h, 4, 6 + w * 10 + h);
     for (border b : all_borders) {
       const auto f = affine(0.37, 0.05, 0.1, -0.04, 0.41, 0.2);  // enlarge ~2.5x, reaching beyond on all sides
       pk::image<u8> dst(13, 11, 3);
@@ -403,7 +372,7 @@ TYPED_TEST(Warp, ResizeMatchesOpenCV) {
 
 TYPED_TEST(Warp, ResizeBilinearIsTheHalfPixelWarp) {
   // resize(bilinear) = warp_affine with the half-pixel-centre scale matrix and replicated edges.
-  auto src = noise<float>(29, 17, 3, 31);
+  auto src = noise_image<float>(29, 17, 3, 31);
   pk::image<float> a(50, 9, 3), b(50, 9, 3);
   pk::resize(this->policy, src.view(), a.view());
   const double sx = 29.0 / 50, sy = 17.0 / 9;
@@ -493,11 +462,11 @@ TYPED_TEST(Warp, ComposeMatchesReference) {
   const auto run = [&]<class T>(T) {
     for (std::size_t c : {1, 3, 4}) {
       std::vector<pk::image<T>> images;
-      images.push_back(noise<T>(40, 30, c, 41));
-      images.push_back(noise<T>(17, 23, c, 42));
-      images.push_back(noise<T>(64, 48, c, 43));
-      images.push_back(noise<T>(9, 5, c, 44));
-      images.push_back(noise<T>(33, 35, c, 45));
+      images.push_back(noise_image<T>(40, 30, c, 41));
+      images.push_back(noise_image<T>(17, 23, c, 42));
+      images.push_back(noise_image<T>(64, 48, c, 43));
+      images.push_back(noise_image<T>(9, 5, c, 44));
+      images.push_back(noise_image<T>(33, 35, c, 45));
       const std::vector<pk::affine2<double>> maps = {
           affine(0.5, 0, 3, 0, 0.5, 2),              // shrink 2x
           affine(1, 0, 20.5, 0, 1, 9.25),            // subpixel shift, overlaps the first
@@ -592,7 +561,7 @@ TYPED_TEST(Warp, ComposeIsOpenCVTransparentWarpInside) {
 // ---- arguments ----
 
 TYPED_TEST(Warp, BadArgumentsThrowBeforeWriting) {
-  auto src = noise<u8>(8, 6, 3, 1);
+  auto src = noise_image<u8>(8, 6, 3, 1);
   pk::image<u8> dst(8, 6, 3, 42), dst4(8, 6, 4, 42);
   const auto expect_error = [&](auto&& call, const std::string& part) {
     try {
@@ -632,8 +601,8 @@ TYPED_TEST(Warp, BadArgumentsThrowBeforeWriting) {
 TEST(WarpPolicies, SimdAndOpenMPAreBitwiseTheScalarReference) {
   // Sizes not a multiple of any SIMD width, large enough for the parallel path; every
   // sampler and both element types.
-  const auto src = noise<u8>(203, 117, 3, 71);
-  const auto fsrc = noise<float>(203, 117, 4, 72);
+  const auto src = noise_image<u8>(203, 117, 3, 71);
+  const auto fsrc = noise_image<float>(203, 117, 4, 72);
   const auto f = rotation(9, 1.7, 100, 60, 5, 3);
   const auto check = [&](auto&& op, auto blank) {
     auto a = blank, b = blank, c = blank;
@@ -670,6 +639,36 @@ TEST(WarpPolicies, SimdAndOpenMPAreBitwiseTheScalarReference) {
   }
 }
 
+// issue 11: the openmp backend's own parallel region had no exception guard, so an
+// exception inside it (a std::bad_alloc of a thread's scratch row) called std::terminate.
+// The rows now run through detail/executor.hpp, which carries the exception to the caller.
+// The failure is injected into every scratch allocation (the area accumulator) by the
+// test hook; every CPU policy must throw it, and the next call must work.
+TEST(WarpPolicies, ScratchAllocationFailureReachesTheCaller) {
+  const auto src = noise_image<u8>(640, 480, 3, 5);
+  const std::vector<pk::tile<u8>> tiles = {{src.view(), affine(0.5, 0, -0.25, 0, 0.5, -0.25)}};
+  pk::image<u8> want(320, 240, 3, 9);  // 76800 pixels: enough for the parallel path
+  pk::compose(pk::exec::scalar, tiles, want.view(), interpolation::area);
+  struct injected_failure {
+    injected_failure() { pk::detail::warp::fail_scratch_allocations_for_testing = true; }
+    ~injected_failure() { pk::detail::warp::fail_scratch_allocations_for_testing = false; }
+  };
+  const auto check = [&](const auto& policy, const std::string& what) {
+    pk::image<u8> canvas(320, 240, 3, 9);
+    {
+      const injected_failure failing;
+      EXPECT_THROW(pk::compose(policy, tiles, canvas.view(), interpolation::area), std::bad_alloc) << what;
+    }
+    pk::compose(policy, tiles, canvas.view(), interpolation::area);
+    EXPECT_TRUE(same_pixels(want, canvas)) << what;
+  };
+  check(pk::exec::scalar, "scalar");
+  check(pk::exec::simd, "simd");
+#if POLYKERN_HAS_OPENMP
+  for (int threads : {2, 3}) check(pk::exec::openmp_policy{.threads = threads}, "openmp threads=" + std::to_string(threads));
+#endif
+}
+
 // ---- Vulkan: chunking, failures, a workload over maxStorageBufferRange ----
 
 #if POLYKERN_HAS_VULKAN
@@ -682,10 +681,10 @@ struct lowered_binding_limit {
 }  // namespace
 
 TEST(WarpVulkan, vulkan_BandsAndGroupsGiveTheUnchunkedResult) {
-  const auto src = noise<u8>(150, 90, 3, 81);
-  const auto fsrc = noise<float>(150, 90, 3, 82);
+  const auto src = noise_image<u8>(150, 90, 3, 81);
+  const auto fsrc = noise_image<float>(150, 90, 3, 82);
   std::vector<pk::image<u8>> images;
-  for (int i = 0; i < 6; ++i) images.push_back(noise<u8>(40 + 7 * i, 30 + 3 * i, 3, 90 + i));
+  for (int i = 0; i < 6; ++i) images.push_back(noise_image<u8>(40 + 7 * i, 30 + 3 * i, 3, 90 + i));
   std::vector<pk::tile<u8>> tiles;
   for (int i = 0; i < 6; ++i)
     tiles.push_back({images[i].view(), i == 4 ? rotation(25, 0.7, 20, 15, 30 + 9 * i, 11 * i)
@@ -719,7 +718,7 @@ TEST(WarpVulkan, vulkan_BandsAndGroupsGiveTheUnchunkedResult) {
 }
 
 TEST(WarpVulkan, vulkan_AllocationFailureThrowsAndWithFallbackReruns) {
-  const auto src = noise<u8>(64, 48, 3, 83);
+  const auto src = noise_image<u8>(64, 48, 3, 83);
   const auto f = rotation(7, 0.9, 32, 24, 1, 1);
   pk::image<u8> want(60, 50, 3);
   pk::warp_affine(pk::exec::simd, src.view(), f, want.view());

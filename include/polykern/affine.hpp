@@ -20,16 +20,16 @@
 #include <type_traits>
 #include <vector>
 
-#include "error.hpp"
-#include "execution.hpp"
-#include "view.hpp"
-
 #include "backend/scalar/affine.hpp"
 #include "backend/simd/affine.hpp"
 #include "backend/openmp/affine.hpp"
 #if POLYKERN_HAS_VULKAN
 #include "backend/vulkan/affine.hpp"
 #endif
+#include "detail/affine/plan.hpp"
+#include "error.hpp"
+#include "execution.hpp"
+#include "view.hpp"
 
 namespace polykern {
 

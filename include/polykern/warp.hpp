@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "backend/scalar/warp.hpp"
 #include "backend/simd/warp.hpp"
 #include "border.hpp"
+#include "detail/warp/plan.hpp"
 #include "error.hpp"
 #include "execution.hpp"
 #include "view.hpp"
@@ -26,6 +29,30 @@
 #endif
 
 namespace polykern {
+
+// How a destination pixel is computed from the source.
+enum class interpolation {
+  bilinear,  // 2x2 taps, OpenCV INTER_LINEAR
+  nearest,   // 1 tap, OpenCV INTER_NEAREST
+  area,      // pixel-area average, OpenCV INTER_AREA (resize, compose)
+};
+
+constexpr std::string_view name(interpolation i) {
+  switch (i) {
+    case interpolation::bilinear: return "bilinear";
+    case interpolation::nearest: return "nearest";
+    case interpolation::area: return "area";
+  }
+  return "?";
+}
+
+// One image of a compose() call and where it goes: to_canvas maps tile pixel coordinates
+// (centres at integers) to canvas pixel coordinates, as warp_affine's src_to_dst does.
+template <class T>
+struct tile {
+  image_view<const T> image;
+  affine2<double> to_canvas;
+};
 
 namespace detail::warp {
 
@@ -53,7 +80,7 @@ void check_disjoint(std::string_view fn, std::string_view a_name, const image_vi
 inline void check_matrix(std::string_view fn, std::string_view arg, const affine2<double>& f, double inv[2][3]) {
   for (const auto& row : f.m)
     for (double v : row) require(std::isfinite(v), fn, arg, " has a non-finite entry (", v, ")");
-  require(invert(f, inv), fn, arg, " = [", f.m[0][0], " ", f.m[0][1], " ", f.m[0][2], "; ", f.m[1][0], " ", f.m[1][1], " ",
+  require(invert(f.m, inv), fn, arg, " = [", f.m[0][0], " ", f.m[0][1], " ", f.m[0][2], "; ", f.m[1][0], " ", f.m[1][1], " ",
           f.m[1][2], "] is not invertible (determinant ", f.m[0][0] * f.m[1][1] - f.m[0][1] * f.m[1][0], ")");
 }
 
@@ -64,9 +91,23 @@ void check_reach(std::string_view fn, std::string_view arg, const job<T>& j) {
           "; at most 4194304 (2^22) is supported");
 }
 
+// The sampler a checked interpolation becomes in each function (plan.hpp's builders):
+// resize takes nearest and area through OpenCV's tables, compose area through box tables
+// (supersampling for rotated tiles).
+inline sampler resize_sampler(interpolation i) {
+  return i == interpolation::nearest ? sampler::nearest_table
+         : i == interpolation::area  ? sampler::area_table
+                                     : sampler::bilinear;
+}
+inline sampler compose_sampler(interpolation i) {
+  return i == interpolation::nearest ? sampler::nearest
+         : i == interpolation::area  ? sampler::area_table
+                                     : sampler::bilinear;
+}
+
 template <class Policy, class T>
-void execute(const Policy& policy, const std::vector<job<T>>& jobs, image_view<T> dst) {
-  dispatch(policy, [&](auto tag, const auto& p) { run(tag, p, jobs, dst); });
+void execute(const Policy& policy, const plan<T>& work) {
+  dispatch(policy, [&](auto tag, const auto& p) { run(tag, p, work); });
 }
 
 }  // namespace detail::warp
@@ -94,10 +135,11 @@ void warp_affine(const Policy& policy, image_view<In> src, const affine2<double>
   check_disjoint(fn, "src", s, "dst", dst);
   double inv[2][3];
   check_matrix(fn, "src_to_dst", src_to_dst, inv);
-  std::vector<job<Out>> jobs;
-  jobs.push_back(warp_job(s, inv, dst.width, dst.height, interp, border));
-  check_reach(fn, "src_to_dst", jobs[0]);
-  execute(policy, jobs, dst);
+  plan<Out> work{{warp_job(s, inv, dst.width, dst.height,
+                          interp == interpolation::nearest ? sampler::nearest : sampler::bilinear, border)},
+                 dst};
+  check_reach(fn, "src_to_dst", work.jobs[0]);
+  execute(policy, work);
 }
 
 // dst = src resized to dst's size (OpenCV resize): bilinear with half-pixel centres
@@ -117,9 +159,7 @@ void resize(const Policy& policy, image_view<In> src, image_view<Out> dst, inter
   detail::require(interp == interpolation::bilinear || interp == interpolation::nearest || interp == interpolation::area,
                   fn, "interpolation is ", static_cast<int>(interp), "; not a polykern::interpolation");
   check_disjoint(fn, "src", s, "dst", dst);
-  std::vector<job<Out>> jobs;
-  jobs.push_back(resize_job(s, dst.width, dst.height, interp));
-  execute(policy, jobs, dst);
+  execute(policy, plan<Out>{{resize_job(s, dst.width, dst.height, resize_sampler(interp))}, dst});
 }
 
 // Draws every tile into canvas with its own to_canvas map, in order (later tiles on top),
@@ -139,8 +179,8 @@ void compose(const Policy& policy, std::span<const tile<std::type_identity_t<T>>
   check_image(fn, "canvas", canvas);
   detail::require(interp == interpolation::bilinear || interp == interpolation::nearest || interp == interpolation::area,
                   fn, "interpolation is ", static_cast<int>(interp), "; not a polykern::interpolation");
-  std::vector<job<T>> jobs;
-  jobs.reserve(tiles.size());
+  plan<T> work{{}, canvas};
+  work.jobs.reserve(tiles.size());
   for (std::size_t i = 0; i < tiles.size(); ++i) {
     const std::string arg = detail::concat("tiles[", i, "].image");
     check_image(fn, arg, tiles[i].image);
@@ -151,12 +191,13 @@ void compose(const Policy& policy, std::span<const tile<std::type_identity_t<T>>
     const std::string transform = detail::concat("tiles[", i, "].to_canvas");
     check_matrix(fn, transform, tiles[i].to_canvas, inv);
     job<T> j;
-    if (!compose_job(tiles[i], inv, canvas.width, canvas.height, interp, j)) continue;
+    if (!compose_job(tiles[i].image, tiles[i].to_canvas.m, inv, canvas.width, canvas.height, compose_sampler(interp), j))
+      continue;
     check_reach(fn, transform, j);
-    jobs.push_back(std::move(j));
+    work.jobs.push_back(std::move(j));
   }
-  if (jobs.empty()) return;
-  execute(policy, jobs, canvas);
+  if (work.jobs.empty()) return;
+  execute(policy, work);
 }
 
 }  // namespace polykern

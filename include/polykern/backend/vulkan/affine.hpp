@@ -25,7 +25,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../scalar/affine.hpp"
+#include "../../detail/affine/plan.hpp"
 #include "buffer.hpp"
 #include "commands.hpp"
 #include "context.hpp"
@@ -115,7 +115,7 @@ std::vector<window> plan(const job<T>& j, std::uint64_t binding_bytes, std::uint
 }  // namespace gpu
 
 template <class T>
-void run(vulkan_tag, const exec::vulkan_policy& policy, const job<T>& j) {
+void run(vulkan_tag, const auto& policy, const job<T>& j) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
   vulkan::context& ctx = context_of(policy);
   const vulkan::device_info& info = ctx.info();

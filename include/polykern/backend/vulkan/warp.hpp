@@ -18,7 +18,7 @@
 #include <bit>
 #include <cstring>
 
-#include "../scalar/warp.hpp"
+#include "../../detail/warp/plan.hpp"
 #include "buffer.hpp"
 #include "commands.hpp"
 #include "context.hpp"
@@ -234,7 +234,9 @@ void pack_job(const job<T>& j, const rect& r, std::size_t channels, std::uint32_
 }  // namespace gpu
 
 template <class T>
-void run(vulkan_tag, const exec::vulkan_policy& policy, const std::vector<job<T>>& jobs, image_view<T> dst) {
+void run(vulkan_tag, const auto& policy, const plan<T>& work) {
+  const std::vector<job<T>>& jobs = work.jobs;
+  const image_view<T> dst = work.dst;
   using namespace gpu;
   auto& ctx = context_of(policy);
   const std::size_t limit = ctx.max_binding_bytes();
