@@ -67,6 +67,20 @@ class commands {
     return staging.mapped();
   }
 
+  // Copies `bytes` from `src` to `dst` on the device (nothing crosses the bus).
+  void copy(const buffer& src, const buffer& dst, std::size_t bytes, std::size_t src_offset = 0,
+            std::size_t dst_offset = 0) {
+    if (bytes == 0) return;
+    check_range("copy", src, bytes, src_offset);
+    check_range("copy", dst, bytes, dst_offset);
+    held_.push_back(src.memory());
+    held_.push_back(dst.memory());
+    barrier();
+    const VkBufferCopy region{src_offset, dst_offset, bytes};
+    vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
+    barrier();
+  }
+
   // Sets every byte of `dst` to zero (at submit(); at once when it is mapped).
   void fill_zero(const buffer& dst) {
     if (dst.mapped()) {
