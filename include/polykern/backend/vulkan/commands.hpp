@@ -57,9 +57,12 @@ class commands {
   // whose copy into `dst` is recorded here.
   void* upload_area(const buffer& dst, std::size_t bytes, std::size_t dst_offset = 0) {
     check_range("upload", dst, bytes, dst_offset);
-    ctx_.count_upload(bytes);
-    if (dst.mapped()) return static_cast<char*>(dst.mapped()) + dst_offset;
+    if (dst.mapped()) {
+      ctx_.count_upload(bytes);
+      return static_cast<char*>(dst.mapped()) + dst_offset;
+    }
     buffer& staging = staging_.emplace_back(ctx_, bytes, buffer::kind::host);
+    ctx_.count_upload(bytes);
     held_.push_back(dst.memory());
     VkBufferCopy region{0, dst_offset, bytes};
     vkCmdCopyBuffer(cmd_, staging.handle(), dst.handle(), 1, &region);
@@ -101,15 +104,16 @@ class commands {
   void download(const buffer& src, std::size_t bytes, std::size_t src_offset, std::function<void(const void*)> read) {
     if (bytes == 0) return;
     check_range("download", src, bytes, src_offset);
-    ctx_.count_download(bytes);
     barrier();
     held_.push_back(src.memory());  // the source lives until the submission is done
     if (src.mapped()) {
+      ctx_.count_download(bytes);
       const char* from = static_cast<const char*>(src.mapped()) + src_offset;
       after_.push_back([from, read = std::move(read)] { read(from); });
       return;
     }
     buffer& staging = staging_.emplace_back(ctx_, bytes, buffer::kind::host);
+    ctx_.count_download(bytes);
     VkBufferCopy region{src_offset, 0, bytes};
     vkCmdCopyBuffer(cmd_, src.handle(), staging.handle(), 1, &region);
     const void* from = staging.mapped();
