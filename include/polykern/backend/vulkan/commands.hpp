@@ -1,12 +1,18 @@
 // The Vulkan runtime, part 4: recording work into one submission. Families record
 // uploads, dispatches and downloads, then submit() once: one queue submission and one
-// wait per batch, however many images, meshes or passes it holds.
+// wait per batch, however many images, meshes or passes it holds. A commands object is
+// used by one thread; it records into a recorder of its own (command pool, command
+// buffer, fence, descriptor pools) lent by the context, so any number of threads record
+// on one context at once. Every buffer a command refers to (bindings, copy sources and
+// targets, staging) is kept alive until the submission that uses it has completed.
 #pragma once
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "buffer.hpp"
@@ -24,11 +30,15 @@ struct binding {
 
 class commands {
  public:
-  explicit commands(context& ctx) : ctx_(ctx), cmd_(ctx.allocate_command_buffer()) { begin(); }
-  ~commands() {
-    for (VkDescriptorPool pool : pools_) vkDestroyDescriptorPool(ctx_.device(), pool, nullptr);
-    ctx_.free_command_buffer(cmd_);
+  explicit commands(context& ctx) : ctx_(ctx), rec_(ctx.acquire_recorder()), cmd_(rec_->cmd) {
+    try {
+      begin();
+    } catch (...) {
+      ctx_.release_recorder(std::move(rec_));
+      throw;
+    }
   }
+  ~commands() { ctx_.release_recorder(std::move(rec_)); }
   commands(const commands&) = delete;
   commands& operator=(const commands&) = delete;
 
@@ -39,30 +49,75 @@ class commands {
   // staging buffer and a copy recorded here.
   void upload(const buffer& dst, const void* src, std::size_t bytes, std::size_t dst_offset = 0) {
     if (bytes == 0) return;
+    std::memcpy(upload_area(dst, bytes, dst_offset), src, bytes);
+  }
+
+  // Host memory for `bytes` that land in `dst` at `dst_offset`: the caller fills it now
+  // (packing rows, say) and saves a copy. Mapped: `dst` itself. Otherwise a staging buffer
+  // whose copy into `dst` is recorded here.
+  void* upload_area(const buffer& dst, std::size_t bytes, std::size_t dst_offset = 0) {
+    check_range("upload", dst, bytes, dst_offset);
     if (dst.mapped()) {
-      std::memcpy(static_cast<char*>(dst.mapped()) + dst_offset, src, bytes);
+      ctx_.count_upload(bytes);
+      return static_cast<char*>(dst.mapped()) + dst_offset;
+    }
+    buffer& staging = staging_.emplace_back(ctx_, bytes, buffer::kind::host);
+    ctx_.count_upload(bytes);
+    held_.push_back(dst.memory());
+    VkBufferCopy region{0, dst_offset, bytes};
+    vkCmdCopyBuffer(cmd_, staging.handle(), dst.handle(), 1, &region);
+    barrier();
+    return staging.mapped();
+  }
+
+  // Copies `bytes` from `src` to `dst` on the device (nothing crosses the bus).
+  void copy(const buffer& src, const buffer& dst, std::size_t bytes, std::size_t src_offset = 0,
+            std::size_t dst_offset = 0) {
+    if (bytes == 0) return;
+    check_range("copy", src, bytes, src_offset);
+    check_range("copy", dst, bytes, dst_offset);
+    held_.push_back(src.memory());
+    held_.push_back(dst.memory());
+    barrier();
+    const VkBufferCopy region{src_offset, dst_offset, bytes};
+    vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
+    barrier();
+  }
+
+  // Sets every byte of `dst` to zero (at submit(); at once when it is mapped).
+  void fill_zero(const buffer& dst) {
+    if (dst.mapped()) {
+      std::memset(dst.mapped(), 0, dst.capacity());
       return;
     }
-    auto& staging = staging_.emplace_back(std::make_unique<buffer>(ctx_, bytes, buffer::kind::host));
-    std::memcpy(staging->mapped(), src, bytes);
-    VkBufferCopy region{0, dst_offset, bytes};
-    vkCmdCopyBuffer(cmd_, staging->handle(), dst.handle(), 1, &region);
+    held_.push_back(dst.memory());
+    vkCmdFillBuffer(cmd_, dst.handle(), 0, VK_WHOLE_SIZE, 0);
     barrier();
   }
 
   // Copies `bytes` of `src` to host memory at `dst` when submit() has finished.
   void download(const buffer& src, void* dst, std::size_t bytes, std::size_t src_offset = 0) {
+    download(src, bytes, src_offset, [dst, bytes](const void* from) { std::memcpy(dst, from, bytes); });
+  }
+  // Calls read(host address of the `bytes`) once submit() has finished (unpacking rows,
+  // say, without a copy in between).
+  void download(const buffer& src, std::size_t bytes, std::size_t src_offset, std::function<void(const void*)> read) {
     if (bytes == 0) return;
+    check_range("download", src, bytes, src_offset);
     barrier();
+    held_.push_back(src.memory());  // the source lives until the submission is done
     if (src.mapped()) {
-      after_.push_back([=, &src] { std::memcpy(dst, static_cast<const char*>(src.mapped()) + src_offset, bytes); });
+      ctx_.count_download(bytes);
+      const char* from = static_cast<const char*>(src.mapped()) + src_offset;
+      after_.push_back([from, read = std::move(read)] { read(from); });
       return;
     }
-    auto& staging = staging_.emplace_back(std::make_unique<buffer>(ctx_, bytes, buffer::kind::host));
+    buffer& staging = staging_.emplace_back(ctx_, bytes, buffer::kind::host);
+    ctx_.count_download(bytes);
     VkBufferCopy region{src_offset, 0, bytes};
-    vkCmdCopyBuffer(cmd_, src.handle(), staging->handle(), 1, &region);
-    const buffer* from = staging.get();
-    after_.push_back([=] { std::memcpy(dst, from->mapped(), bytes); });
+    vkCmdCopyBuffer(cmd_, src.handle(), staging.handle(), 1, &region);
+    const void* from = staging.mapped();
+    after_.push_back([from, read = std::move(read)] { read(from); });
   }
 
   // Records a dispatch of `pipe` with `buffers` at bindings 0..n-1 and `push` as its push
@@ -79,7 +134,12 @@ class commands {
     VkDescriptorSet set = allocate_set(pipe.set_layout);
     std::vector<VkDescriptorBufferInfo> infos;
     infos.reserve(buffers.size());
-    for (const binding& b : buffers) infos.push_back({b.target->handle(), b.offset, b.range});
+    for (const binding& b : buffers) {
+      // The whole buffer is its requested size (the pooled VkBuffer may be larger).
+      const std::size_t whole = std::max<std::size_t>(b.target->size(), 4);
+      infos.push_back({b.target->handle(), b.offset, b.range == VK_WHOLE_SIZE ? whole - std::min(whole, b.offset) : b.range});
+      held_.push_back(b.target->memory());
+    }
     std::vector<VkWriteDescriptorSet> writes(infos.size());
     for (std::uint32_t i = 0; i < writes.size(); ++i) {
       writes[i] = VkWriteDescriptorSet{};
@@ -126,13 +186,14 @@ class commands {
     vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
     check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
-    ctx_.submit_and_wait(cmd_);
+    ctx_.submit_and_wait(*rec_);
     for (auto& finish : after_) finish();
     after_.clear();
     staging_.clear();
-    for (VkDescriptorPool pool : pools_) vkResetDescriptorPool(ctx_.device(), pool, 0);
+    held_.clear();
+    for (VkDescriptorPool pool : rec_->descriptor_pools) vkResetDescriptorPool(ctx_.device(), pool, 0);
     next_pool_ = 0;
-    check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
+    check(vkResetCommandPool(ctx_.device(), rec_->pool, 0), "vkResetCommandPool");
     begin();
   }
 
@@ -146,9 +207,15 @@ class commands {
     check(vkBeginCommandBuffer(cmd_, &info), "vkBeginCommandBuffer");
   }
 
+  void check_range(const char* what, const buffer& b, std::size_t bytes, std::size_t offset) const {
+    if (offset > b.size() || bytes > b.size() - offset)
+      throw std::logic_error(std::string("commands::") + what + ": the range exceeds the buffer");
+  }
+
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout) {
+    std::vector<VkDescriptorPool>& pools = rec_->descriptor_pools;
     for (;;) {
-      if (next_pool_ == pools_.size()) {
+      if (next_pool_ == pools.size()) {
         VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets_per_pool * buffers_per_set};
         VkDescriptorPoolCreateInfo info{};
         info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
@@ -157,11 +224,11 @@ class commands {
         info.pPoolSizes = &size;
         VkDescriptorPool pool = VK_NULL_HANDLE;
         check(vkCreateDescriptorPool(ctx_.device(), &info, nullptr, &pool), "vkCreateDescriptorPool");
-        pools_.push_back(pool);
+        pools.push_back(pool);
       }
       VkDescriptorSetAllocateInfo info{};
       info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-      info.descriptorPool = pools_[next_pool_];
+      info.descriptorPool = pools[next_pool_];
       info.descriptorSetCount = 1;
       info.pSetLayouts = &layout;
       VkDescriptorSet set = VK_NULL_HANDLE;
@@ -174,10 +241,11 @@ class commands {
   }
 
   context& ctx_;
+  std::unique_ptr<recorder> rec_;
   VkCommandBuffer cmd_;
-  std::vector<VkDescriptorPool> pools_;
-  std::size_t next_pool_ = 0;
-  std::vector<std::unique_ptr<buffer>> staging_;
+  std::size_t next_pool_ = 0;  // in rec_->descriptor_pools
+  std::vector<buffer> staging_;
+  std::vector<std::shared_ptr<allocation>> held_;  // what recorded commands refer to
   std::vector<std::function<void()>> after_;
 };
 

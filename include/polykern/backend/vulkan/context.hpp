@@ -1,10 +1,18 @@
-// The Vulkan runtime, part 1: instance, device choice, queue, limits, and the cache of
-// pipelines (architecture.md, "Vulkan runtime"). C API with small RAII wrappers.
+// The Vulkan runtime, part 1: instance, device choice, queue, limits, the cache of
+// pipelines, the pool of device memory, the recorders (command pool + command buffer +
+// fence + descriptor pools) handed to vulkan::commands, and transfer statistics
+// (architecture.md, "Vulkan runtime"; api.md §7). C API with small RAII wrappers.
+//
+// Threads: a context may be used by any number of threads at once. Each vulkan::commands
+// object records into a recorder of its own (taken from and returned to the context), so
+// recording never shares a command pool or descriptor pool; only vkQueueSubmit, the
+// pipeline map and the memory pool take the context's locks, each briefly.
 #pragma once
 #include <vulkan/vulkan.h>
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,7 +34,9 @@ namespace polykern::vulkan {
 
 namespace testing {
 // Fault injection for tests of out-of-memory handling: lavapipe "succeeds" at huge
-// allocations, so tests make the n-th next device allocation fail instead.
+// allocations, so tests make the n-th next buffer fail instead. Every vulkan::buffer
+// counts (device buffers and staging buffers, fresh or taken from the pool), so a test can
+// fail each step of a call in turn.
 inline std::atomic<long> allocations_until_failure{-1};  // -1: never fail
 
 class scoped_allocation_failure {
@@ -35,6 +46,10 @@ class scoped_allocation_failure {
   scoped_allocation_failure(const scoped_allocation_failure&) = delete;
   scoped_allocation_failure& operator=(const scoped_allocation_failure&) = delete;
 };
+
+// For leak tests: VkInstances alive now, and vkCreateInstance calls made by contexts.
+inline std::atomic<long> live_instances{0};
+inline std::atomic<long> instance_attempts{0};
 }  // namespace testing
 
 struct memory_heap {
@@ -70,6 +85,10 @@ struct context_options {
   // Enable VK_LAYER_KHRONOS_validation and record every warning and error it reports
   // (validation_messages()). Default: $POLYKERN_VULKAN_VALIDATION=1.
   bool validation = env_flag("POLYKERN_VULKAN_VALIDATION");
+  // Behave as a discrete GPU even on unified memory: device buffers are not mapped and
+  // every transfer goes through staging buffers and copy commands, so the path every
+  // discrete GPU takes runs (and is tested) on lavapipe. Default: $POLYKERN_VULKAN_FORCE_STAGING=1.
+  bool force_staging = env_flag("POLYKERN_VULKAN_FORCE_STAGING");
 
   static bool env_flag(const char* name) {
     const char* v = std::getenv(name);
@@ -77,25 +96,57 @@ struct context_options {
   }
 };
 
+// What crossed between host and device since the context was created or reset_stats():
+// bytes written into device buffers and read back from them through vulkan::commands
+// (uploads, downloads, device objects' upload()/download()), queue submissions, and
+// vkAllocateMemory calls (device and staging memory; buffers reused from the pool are not
+// allocations). On unified memory a backend may also pack straight into a mapped buffer;
+// such writes cross no bus and are not counted.
+struct transfer_stats {
+  std::uint64_t bytes_uploaded = 0, bytes_downloaded = 0, submissions = 0, device_allocations = 0;
+};
+
+enum class memory_kind {
+  device,  // storage buffer for shaders; mapped when the device has unified memory (and staging is not forced)
+  host,    // staging: host-visible, coherent, cached when possible; always mapped
+};
+
+// One VkBuffer with its own memory, owned by the context's pool while idle and shared by
+// vulkan::buffer and the commands that reference it while in use (see context::acquire_memory).
+struct allocation {
+  VkBuffer handle = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void* mapped = nullptr;
+  std::size_t capacity = 0;  // bytes of the VkBuffer (a pool size class)
+  memory_kind kind = memory_kind::device;
+};
+
+// The Vulkan objects one vulkan::commands records with, recycled by the context: a command
+// pool of its own (so threads never share one), its command buffer, a fence, and the
+// descriptor pools its dispatches allocate from.
+struct recorder {
+  VkCommandPool pool = VK_NULL_HANDLE;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  std::vector<VkDescriptorPool> descriptor_pools;
+  bool pending = false;  // submitted, not yet waited for
+};
+
 class context {
  public:
-  explicit context(const context_options& options = {}) : validation_(options.validation) {
-    create_instance();
-    choose_device(options.device.empty() ? env_device() : options.device);
-    create_device();
-  }
-  ~context() {
-    pipelines_.clear();
-    if (cache_) vkDestroyPipelineCache(device_, cache_, nullptr);
-    if (pool_) vkDestroyCommandPool(device_, pool_, nullptr);
-    if (device_) vkDestroyDevice(device_, nullptr);
-    if (messenger_) {
-      auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-          vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
-      if (destroy) destroy(instance_, messenger_, nullptr);
+  explicit context(const context_options& options = {})
+      : validation_(options.validation), force_staging_(options.force_staging) {
+    try {
+      create_instance();
+      choose_device(options.device.empty() ? env_device() : options.device);
+      create_device();
+    } catch (...) {
+      destroy();  // the destructor does not run for a constructor that throws
+      throw;
     }
-    if (instance_) vkDestroyInstance(instance_, nullptr);
+    pool_limit_ = memory_budget() / 4;
   }
+  ~context() { destroy(); }
   context(const context&) = delete;
   context& operator=(const context&) = delete;
 
@@ -113,12 +164,48 @@ class context {
   VkPhysicalDevice physical_device() const { return physical_; }
   std::uint32_t queue_family() const { return queue_family_; }
 
+  // True when device buffers are mapped into host memory (unified memory, staging not forced).
+  bool maps_device_memory() const { return info_.unified_memory && !force_staging_; }
+  bool staging_forced() const { return force_staging_; }
+
   // Largest byte range one storage-buffer binding may cover: maxStorageBufferRange, or
   // less when a test lowers it to exercise the chunked paths cheaply.
   std::uint64_t max_binding_bytes() const {
     return std::min<std::uint64_t>(info_.max_storage_buffer_range, binding_limit_.load());
   }
   void limit_binding_bytes_for_testing(std::uint64_t bytes) { binding_limit_ = bytes ? bytes : UINT64_MAX; }
+
+  // Device memory this context may still use now, for kernels that cut work by memory:
+  // with VK_EXT_memory_budget, the device-local heap's budget minus its usage (every
+  // process's); without it, 80% of the heap (the estimate VMA makes) minus what this context
+  // holds. Either way the context's idle pool counts as available (it is freed on demand).
+  std::uint64_t memory_budget() const {
+    const std::uint64_t idle = idle_bytes_.load(), held = held_bytes_.load();
+    if (has_memory_budget_) {
+      VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{};
+      budget.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT;
+      VkPhysicalDeviceMemoryProperties2 props{};
+      props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2;
+      props.pNext = &budget;
+      vkGetPhysicalDeviceMemoryProperties2(physical_, &props);
+      const std::uint64_t total = budget.heapBudget[device_heap_], used = budget.heapUsage[device_heap_];
+      return (total > used ? total - used : 0) + idle;
+    }
+    const std::uint64_t share = memory_.memoryHeaps[device_heap_].size / 5 * 4, live = held - idle;
+    return share > live ? share - live : 0;
+  }
+  bool has_memory_budget_extension() const { return has_memory_budget_; }
+
+  // ---- statistics (api.md §7) ----
+  transfer_stats stats() const {
+    return {uploaded_.load(std::memory_order_relaxed), downloaded_.load(std::memory_order_relaxed),
+            submissions_.load(std::memory_order_relaxed), allocations_.load(std::memory_order_relaxed)};
+  }
+  void reset_stats() {
+    uploaded_ = 0, downloaded_ = 0, submissions_ = 0, allocations_ = 0;
+  }
+  void count_upload(std::size_t bytes) { uploaded_.fetch_add(bytes, std::memory_order_relaxed); }
+  void count_download(std::size_t bytes) { downloaded_.fetch_add(bytes, std::memory_order_relaxed); }
 
   // Warnings and errors reported by the validation layer since the last clear.
   std::vector<std::string> validation_messages() const {
@@ -150,50 +237,238 @@ class context {
   const pipeline& get_pipeline(const pipeline_desc& desc) {
     std::string key(desc.name);
     for (auto v : desc.specialization) key.append(":").append(std::to_string(v));
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(pipelines_mutex_);  // held while compiling: the cache is filled once per key
     auto it = pipelines_.find(key);
     if (it != pipelines_.end()) return *it->second;
     auto made = make_pipeline(device_, cache_, desc);
     return *pipelines_.emplace(std::move(key), std::move(made)).first->second;
   }
 
-  // Command buffers come from the context's pool; pools and queues need external sync.
-  VkCommandBuffer allocate_command_buffer() {
-    std::lock_guard lock(mutex_);
-    VkCommandBufferAllocateInfo info{};
-    info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-    info.commandPool = pool_;
-    info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    info.commandBufferCount = 1;
-    VkCommandBuffer cmd = VK_NULL_HANDLE;
-    check(vkAllocateCommandBuffers(device_, &info, &cmd), "vkAllocateCommandBuffers");
-    return cmd;
+  // ---- the memory pool ----
+  // Size classes: quarter octaves (5/4, 6/4, 7/4, 8/4 of a power of two, so at most 25% is
+  // unused) from 256 bytes to 256 MiB, then multiples of 16 MiB. Calls that repeat with
+  // the same sizes find their buffers in the pool and allocate nothing.
+  static std::size_t pool_capacity(std::size_t bytes) {
+    constexpr std::size_t smallest = 256, coarse = std::size_t{256} << 20, coarse_step = std::size_t{16} << 20;
+    if (bytes <= smallest) return smallest;
+    if (bytes > coarse) return (bytes + coarse_step - 1) / coarse_step * coarse_step;
+    const std::size_t step = std::size_t{1} << (std::bit_width(bytes - 1) - 3);
+    return (bytes + step - 1) / step * step;
   }
-  void free_command_buffer(VkCommandBuffer cmd) {
-    std::lock_guard lock(mutex_);
-    vkFreeCommandBuffers(device_, pool_, 1, &cmd);
+
+  // A buffer of at least `bytes` of `kind` memory, from the pool or freshly allocated. It
+  // returns to the pool when the last reference (a vulkan::buffer, a recorded command) drops.
+  std::shared_ptr<allocation> acquire_memory(memory_kind kind, std::size_t bytes) {
+    if (testing::allocations_until_failure.load() >= 0 && testing::allocations_until_failure.fetch_sub(1) == 0)
+      throw vulkan_error("vkAllocateMemory", result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY), "injected by a test");
+    const std::size_t capacity = pool_capacity(bytes);
+    allocation* found = nullptr;
+    {
+      std::lock_guard lock(pool_mutex_);
+      for (auto it = idle_.rbegin(); it != idle_.rend(); ++it)  // the most recently returned first
+        if ((*it)->kind == kind && (*it)->capacity == capacity) {
+          found = it->release();
+          idle_.erase(std::next(it).base());
+          idle_bytes_ -= capacity;
+          break;
+        }
+    }
+    if (!found) {
+      try {
+        found = allocate(kind, capacity);
+      } catch (const vulkan_error&) {
+        trim_pool();  // the idle pool may be what fills the heap: free it and try once more
+        found = allocate(kind, capacity);
+      }
+    }
+    return std::shared_ptr<allocation>(found, [this](allocation* a) { recycle(a); });
   }
-  // Submits one recorded command buffer and blocks until the device has finished it.
-  void submit_and_wait(VkCommandBuffer cmd) {
-    VkFenceCreateInfo fence_info{};
-    fence_info.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-    VkFence fence = VK_NULL_HANDLE;
-    check(vkCreateFence(device_, &fence_info, nullptr, &fence), "vkCreateFence");
+
+  // Idle pooled memory is kept up to this many bytes (default: a quarter of the memory
+  // budget at creation); beyond it the least recently used buffers are freed.
+  std::size_t pool_limit() const { return pool_limit_.load(); }
+  void set_pool_limit(std::size_t bytes) {
+    pool_limit_ = bytes;
+    trim_to(bytes);
+  }
+  void trim_pool() { trim_to(0); }  // frees every idle buffer
+  std::size_t pool_idle_bytes() const { return idle_bytes_.load(); }
+
+  // ---- recording and submission (used by vulkan::commands) ----
+  std::unique_ptr<recorder> acquire_recorder() {
+    {
+      std::lock_guard lock(recorders_mutex_);
+      if (!idle_recorders_.empty()) {
+        auto r = std::move(idle_recorders_.back());
+        idle_recorders_.pop_back();
+        return r;
+      }
+    }
+    auto r = std::make_unique<recorder>();
+    try {
+      VkCommandPoolCreateInfo pool{};
+      pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+      pool.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+      pool.queueFamilyIndex = queue_family_;
+      check(vkCreateCommandPool(device_, &pool, nullptr, &r->pool), "vkCreateCommandPool");
+      VkCommandBufferAllocateInfo info{};
+      info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+      info.commandPool = r->pool;
+      info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      info.commandBufferCount = 1;
+      check(vkAllocateCommandBuffers(device_, &info, &r->cmd), "vkAllocateCommandBuffers");
+      VkFenceCreateInfo fence{};
+      fence.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+      check(vkCreateFence(device_, &fence, nullptr, &r->fence), "vkCreateFence");
+    } catch (...) {
+      destroy_recorder(*r);
+      throw;
+    }
+    return r;
+  }
+  // Takes back a recorder (reset, ready for the next commands object).
+  void release_recorder(std::unique_ptr<recorder> r) {
+    if (!r) return;
+    if (r->pending) vkWaitForFences(device_, 1, &r->fence, VK_TRUE, UINT64_MAX);  // a wait that failed: drain
+    vkResetFences(device_, 1, &r->fence);
+    r->pending = false;
+    vkResetCommandPool(device_, r->pool, 0);
+    for (VkDescriptorPool p : r->descriptor_pools) vkResetDescriptorPool(device_, p, 0);
+    std::lock_guard lock(recorders_mutex_);
+    if (idle_recorders_.size() < max_idle_recorders) {
+      idle_recorders_.push_back(std::move(r));
+      return;
+    }
+    destroy_recorder(*r);
+  }
+
+  // Submits the recorder's command buffer and blocks until the device has finished it.
+  void submit_and_wait(recorder& r) {
     VkSubmitInfo submit{};
     submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
     submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &cmd;
-    VkResult result;
+    submit.pCommandBuffers = &r.cmd;
     {
-      std::lock_guard lock(mutex_);
-      result = vkQueueSubmit(queue_, 1, &submit, fence);
+      std::lock_guard lock(queue_mutex_);  // a VkQueue needs external synchronisation
+      check(vkQueueSubmit(queue_, 1, &submit, r.fence), "vkQueueSubmit");
     }
-    if (result == VK_SUCCESS) result = vkWaitForFences(device_, 1, &fence, VK_TRUE, UINT64_MAX);
-    vkDestroyFence(device_, fence, nullptr);
-    check(result, "vkQueueSubmit/vkWaitForFences");
+    r.pending = true;
+    submissions_.fetch_add(1, std::memory_order_relaxed);
+    check(vkWaitForFences(device_, 1, &r.fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    r.pending = false;
+    check(vkResetFences(device_, 1, &r.fence), "vkResetFences");
   }
 
  private:
+  static constexpr std::size_t max_idle_recorders = 32;
+
+  allocation* allocate(memory_kind kind, std::size_t capacity) {
+    auto a = std::make_unique<allocation>();
+    a->capacity = capacity;
+    a->kind = kind;
+    VkBufferCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+    info.size = capacity;
+    info.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                 (kind == memory_kind::device ? VK_BUFFER_USAGE_STORAGE_BUFFER_BIT : 0);
+    info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    check(vkCreateBuffer(device_, &info, nullptr, &a->handle), "vkCreateBuffer");
+    try {
+      VkMemoryRequirements needs;
+      vkGetBufferMemoryRequirements(device_, a->handle, &needs);
+      const auto coherent = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+      VkMemoryPropertyFlags required = coherent, preferred = coherent | VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+      if (kind == memory_kind::device) {
+        required = maps_device_memory() ? coherent | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+        preferred = required;
+      }
+      VkMemoryAllocateInfo alloc{};
+      alloc.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+      alloc.allocationSize = needs.size;
+      alloc.memoryTypeIndex = memory_type(needs.memoryTypeBits, required, preferred);
+      check(vkAllocateMemory(device_, &alloc, nullptr, &a->memory), "vkAllocateMemory");
+      allocations_.fetch_add(1, std::memory_order_relaxed);
+      check(vkBindBufferMemory(device_, a->handle, a->memory, 0), "vkBindBufferMemory");
+      if ((required & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) != 0)
+        check(vkMapMemory(device_, a->memory, 0, VK_WHOLE_SIZE, 0, &a->mapped), "vkMapMemory");
+    } catch (...) {
+      free_allocation(a.release());
+      throw;
+    }
+    held_bytes_ += capacity;
+    return a.release();
+  }
+
+  void free_allocation(allocation* a) {
+    if (a->mapped) vkUnmapMemory(device_, a->memory);
+    if (a->handle) vkDestroyBuffer(device_, a->handle, nullptr);
+    if (a->memory) {
+      vkFreeMemory(device_, a->memory, nullptr);
+      held_bytes_ -= a->capacity;
+    }
+    delete a;
+  }
+
+  // An allocation nobody references any more: back to the pool, least recently used out.
+  void recycle(allocation* a) {
+    std::vector<std::unique_ptr<allocation>> freed;
+    {
+      std::lock_guard lock(pool_mutex_);
+      idle_.emplace_back(a);
+      idle_bytes_ += a->capacity;
+      evict(pool_limit_.load(), freed);
+    }
+    for (auto& f : freed) free_allocation(f.release());
+  }
+  void trim_to(std::size_t bytes) {
+    std::vector<std::unique_ptr<allocation>> freed;
+    {
+      std::lock_guard lock(pool_mutex_);
+      evict(bytes, freed);
+    }
+    for (auto& f : freed) free_allocation(f.release());
+  }
+  void evict(std::size_t limit, std::vector<std::unique_ptr<allocation>>& freed) {  // pool_mutex_ held
+    std::size_t n = 0;
+    while (n < idle_.size() && idle_bytes_.load() > limit) {
+      idle_bytes_ -= idle_[n]->capacity;
+      freed.push_back(std::move(idle_[n++]));
+    }
+    idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+
+  void destroy_recorder(recorder& r) {
+    for (VkDescriptorPool p : r.descriptor_pools) vkDestroyDescriptorPool(device_, p, nullptr);
+    if (r.fence) vkDestroyFence(device_, r.fence, nullptr);
+    if (r.pool) vkDestroyCommandPool(device_, r.pool, nullptr);  // frees its command buffer
+  }
+
+  // Everything the context made, in reverse order; safe on a half-constructed context.
+  // Every buffer and commands object must be gone before (they return to this context).
+  void destroy() {
+    if (device_) {
+      vkDeviceWaitIdle(device_);
+      for (auto& r : idle_recorders_) destroy_recorder(*r);
+      idle_recorders_.clear();
+      trim_pool();
+      pipelines_.clear();
+      if (cache_) vkDestroyPipelineCache(device_, cache_, nullptr);
+      vkDestroyDevice(device_, nullptr);
+      device_ = VK_NULL_HANDLE;
+    }
+    if (messenger_) {
+      auto destroy_messenger = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+          vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+      if (destroy_messenger) destroy_messenger(instance_, messenger_, nullptr);
+      messenger_ = VK_NULL_HANDLE;
+    }
+    if (instance_) {
+      vkDestroyInstance(instance_, nullptr);
+      instance_ = VK_NULL_HANDLE;
+      --testing::live_instances;
+    }
+  }
+
   // An instance without validation, for list_devices().
   struct instance_holder {
     VkInstance instance = VK_NULL_HANDLE;
@@ -206,8 +481,12 @@ class context {
       info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
       info.pApplicationInfo = &app;
       check(vkCreateInstance(&info, nullptr, &instance), "vkCreateInstance");
+      ++testing::live_instances;
     }
-    ~instance_holder() { vkDestroyInstance(instance, nullptr); }
+    ~instance_holder() {
+      vkDestroyInstance(instance, nullptr);
+      --testing::live_instances;
+    }
   };
 
   static std::string env_device() {
@@ -334,7 +613,9 @@ class context {
       info.ppEnabledExtensionNames = &extension;
       info.pNext = &messenger;  // also catches messages from vkCreate/DestroyInstance
     }
+    ++testing::instance_attempts;
     check(vkCreateInstance(&info, nullptr, &instance_), validation_ ? "vkCreateInstance(validation)" : "vkCreateInstance");
+    ++testing::live_instances;
     if (validation_) {
       auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
           vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
@@ -373,6 +654,10 @@ class context {
     info_ = describe(physical_, static_cast<std::uint32_t>(chosen));
     queue_family_ = static_cast<std::uint32_t>(compute_family(physical_));
     vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+    for (std::uint32_t h = 0; h < memory_.memoryHeapCount; ++h)
+      if ((memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+          memory_.memoryHeaps[h].size > memory_.memoryHeaps[device_heap_].size)
+        device_heap_ = h;
   }
 
   static bool contains_ignoring_case(std::string_view text, std::string_view part) {
@@ -407,50 +692,84 @@ class context {
     vkGetPhysicalDeviceFeatures(physical_, &supported);
     enabled.shaderFloat64 = supported.shaderFloat64;
     enabled.shaderInt64 = supported.shaderInt64;
+    std::uint32_t count = 0;
+    check(vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, nullptr), "vkEnumerateDeviceExtensionProperties");
+    std::vector<VkExtensionProperties> extensions(count);
+    check(vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, extensions.data()),
+          "vkEnumerateDeviceExtensionProperties");
+    const char* budget_extension = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+    for (const auto& e : extensions) has_memory_budget_ |= std::string_view(e.extensionName) == budget_extension;
     VkDeviceCreateInfo info{};
     info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
     info.queueCreateInfoCount = 1;
     info.pQueueCreateInfos = &queue;
     info.pEnabledFeatures = &enabled;
+    info.enabledExtensionCount = has_memory_budget_ ? 1 : 0;
+    info.ppEnabledExtensionNames = &budget_extension;
     check(vkCreateDevice(physical_, &info, nullptr, &device_), "vkCreateDevice");
     vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
-    VkCommandPoolCreateInfo pool{};
-    pool.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-    pool.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-    pool.queueFamilyIndex = queue_family_;
-    check(vkCreateCommandPool(device_, &pool, nullptr, &pool_), "vkCreateCommandPool");
     VkPipelineCacheCreateInfo cache{};
     cache.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
     check(vkCreatePipelineCache(device_, &cache, nullptr, &cache_), "vkCreatePipelineCache");
   }
 
-  bool validation_ = false;
+  bool validation_ = false, force_staging_ = false, has_memory_budget_ = false;
   VkInstance instance_ = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
   VkPhysicalDeviceMemoryProperties memory_{};
+  std::uint32_t device_heap_ = 0;  // the largest device-local heap
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   std::uint32_t queue_family_ = 0;
-  VkCommandPool pool_ = VK_NULL_HANDLE;
   VkPipelineCache cache_ = VK_NULL_HANDLE;
   device_info info_;
   std::atomic<std::uint64_t> binding_limit_{UINT64_MAX};
-  std::mutex mutex_;  // guards the queue, the command pool and the pipeline map
+  std::atomic<std::uint64_t> uploaded_{0}, downloaded_{0}, submissions_{0}, allocations_{0};
+  std::mutex queue_mutex_;      // vkQueueSubmit
+  std::mutex pipelines_mutex_;  // the pipeline map (and the VkPipelineCache it fills)
   std::map<std::string, std::unique_ptr<pipeline>> pipelines_;
+  std::mutex recorders_mutex_;
+  std::vector<std::unique_ptr<recorder>> idle_recorders_;
+  std::mutex pool_mutex_;                           // idle_
+  std::vector<std::unique_ptr<allocation>> idle_;  // oldest first
+  std::atomic<std::size_t> idle_bytes_{0}, held_bytes_{0}, pool_limit_{0};
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
 };
 
-// The process-wide context used by exec::vulkan without an explicit one. Created on
-// first use; if creation fails, the vulkan_error propagates and the next call retries.
-// The static is initialised only once the context exists (a throwing initialisation is
-// retried on the next call), so its destructor is registered after the driver and layers
-// were loaded and runs before theirs: destroyed the other way round, the validation layer
-// leaked its state (LeakSanitizer) at exit.
+namespace detail {
+// A context made once, on first use; a failure is remembered and rethrown (the same
+// vulkan_error) on every later call instead of creating (and failing) again.
+class context_once {
+ public:
+  explicit context_once(const context_options& options = {}) {
+    try {
+      ctx_ = std::make_unique<context>(options);
+    } catch (const vulkan_error& e) {
+      error_ = e;
+    }
+  }
+  context& get() const {
+    if (!ctx_) throw *error_;
+    return *ctx_;
+  }
+
+ private:
+  std::unique_ptr<context> ctx_;
+  std::optional<vulkan_error> error_;
+};
+}  // namespace detail
+
+// The process-wide context used by exec::vulkan without an explicit one, made on first
+// use from the environment's options. If that fails, every call rethrows the same
+// vulkan_error (with_fallback then costs nothing per call, and nothing leaks). The static
+// is initialised once the attempt has been made, so its destructor is registered after the
+// driver and layers were loaded and runs before theirs: destroyed the other way round, the
+// validation layer leaked its state (LeakSanitizer) at exit.
 inline context& default_context() {
-  static const std::unique_ptr<context> instance = std::make_unique<context>();
-  return *instance;
+  static const detail::context_once instance;
+  return instance.get();
 }
 
 }  // namespace polykern::vulkan
