@@ -141,7 +141,9 @@ def _with_halo(function, darr, halo, border, value, run):
     if darr.ndim == 3:
         out_chunks.append(darr.chunks[2])
     x = x.rechunk(tuple(chunks))
-    depth = {0: halo[0], 1: halo[1]}
+    # A single chunk along an axis has no neighbours: a depth beyond the array is not needed
+    # (Dask rejects it), and the constant border then comes from polykern itself.
+    depth = {axis: min(halo[axis], x.shape[axis]) for axis in range(2)}
     if darr.ndim == 3:
         depth[2] = 0
 

@@ -108,6 +108,7 @@ std::optional<std::ptrdiff_t> viewable_row_stride(const py::array& a, std::size_
   const auto h = a.shape(first_axis), w = a.shape(first_axis + 1);
   const py::ssize_t c = rank == 3 ? a.shape(first_axis + 2) : 1;
   const auto sz = static_cast<py::ssize_t>(item);
+  if (h == 0 || w == 0 || c == 0) return static_cast<std::ptrdiff_t>(w * c);  // empty: the kernel rejects it
   if (reinterpret_cast<std::uintptr_t>(a.data()) % item != 0) return std::nullopt;
   if (rank == 3 && c > 1 && a.strides(first_axis + 2) != sz) return std::nullopt;
   if (w > 1 && a.strides(first_axis + 1) != c * sz) return std::nullopt;
@@ -121,6 +122,7 @@ std::optional<std::ptrdiff_t> viewable_matrix_stride(const py::array& a, std::si
   const auto n = a.shape(0);
   const py::ssize_t c = a.ndim() == 2 ? a.shape(1) : 1;
   const auto sz = static_cast<py::ssize_t>(item);
+  if (n == 0 || c == 0) return static_cast<std::ptrdiff_t>(c);  // nothing to read or write
   if (reinterpret_cast<std::uintptr_t>(a.data()) % item != 0) return std::nullopt;
   if (a.ndim() == 2 && c > 1 && a.strides(1) != sz) return std::nullopt;
   if (n <= 1) return static_cast<std::ptrdiff_t>(c);
