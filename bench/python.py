@@ -43,7 +43,8 @@ def call_overhead(calls=20000):
     out = np.zeros((1, 1), np.float32)
     k = np.ones((1, 1), np.float32)
     rows = []
-    for name, fn in [("gaussian_blur 1x1, scalar, out=", lambda: pk.gaussian_blur(one, 1.0, out=out, policy="scalar")),
+    for name, fn in [("baseline: numpy np.add 1x1, out=", lambda: np.add(one, one, out=out)),
+                     ("gaussian_blur 1x1, scalar, out=", lambda: pk.gaussian_blur(one, 1.0, out=out, policy="scalar")),
                      ("correlate 1x1 (kernel 1x1), scalar", lambda: pk.correlate(one, k, policy="scalar")),
                      ("transform_points 1 point, scalar",
                       lambda p=np.zeros((1, 3)), m=np.eye(4): pk.transform_points(p, m, policy="scalar"))]:
@@ -130,11 +131,15 @@ def dask_rows(repeat, size=4000, chunk=1000, sigma=8.0):
         d = da.from_array(img, chunks=chunk).persist()
         blurred = pkd.gaussian_blur(d, sigma, policy="simd")
         t_dask = median_s(lambda: blurred.sum(dtype=np.float64).compute(), repeat)
+    local = pkd.gaussian_blur(da.from_array(img, chunks=chunk), sigma, policy="simd")
+    t_threads = median_s(lambda: local.sum(dtype=np.float64).compute(scheduler="threads"), repeat)
     mpix = size * size / 1e6
     return [(f"dask: one pk.gaussian_blur {size}x{size} f32 sigma {sigma}, openmp", t_one * 1e3, "ms",
              f"{mpix / t_one:.0f} Mpixel/s"),
             (f"dask: polykern.dask, chunks {chunk}, LocalCluster 2 workers x simd", t_dask * 1e3, "ms",
-             f"{mpix / t_dask:.0f} Mpixel/s, {t_dask / t_one:.2f}x the one call")]
+             f"{mpix / t_dask:.0f} Mpixel/s, {t_dask / t_one:.2f}x the one call"),
+            (f"dask: polykern.dask, chunks {chunk}, threaded scheduler x simd", t_threads * 1e3, "ms",
+             f"{mpix / t_threads:.0f} Mpixel/s, {t_threads / t_one:.2f}x the one call")]
 
 
 def main():

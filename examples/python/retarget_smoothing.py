@@ -62,9 +62,9 @@ def seed_smoothing(points, weights, radius, sigma, iterations, subset, exact_ste
 
 def scipy_graph(points, radius, sigma):
     tree = cKDTree(points)
+    # every pair within radius, the point itself included (distance 0, an explicit entry)
     d = tree.sparse_distance_matrix(tree, radius, output_type="coo_matrix")
     w = scipy.sparse.csr_matrix((np.exp(-d.data ** 2 / (2 * sigma * sigma)), (d.row, d.col)), shape=d.shape)
-    w = w + scipy.sparse.identity(len(points), format="csr")  # the point itself (distance 0)
     return w, np.asarray(w.sum(axis=1)).ravel()
 
 
