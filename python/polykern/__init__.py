@@ -21,6 +21,7 @@ from ._polykern import (  # noqa: F401  (the public names)
     correlate,
     correlate_batch,
     devices,
+    empty,
     gaussian_blur,
     gaussian_kernel,
     gaussian_smooth,
@@ -41,7 +42,7 @@ BORDERS = ("reflect", "reflect101", "replicate", "constant", "wrap")
 
 __all__ = [
     "BORDERS", "KDTree", "NeighborGraph", "VulkanError", "compose", "convolve", "correlate",
-    "correlate_batch", "devices", "gaussian_blur", "gaussian_kernel", "gaussian_smooth",
+    "correlate_batch", "devices", "empty", "gaussian_blur", "gaussian_kernel", "gaussian_smooth",
     "policies", "resize", "separable_correlate", "smooth_neighbors", "transform_normals",
     "transform_normals_batched", "transform_points", "transform_points_batched", "warp_affine",
 ]

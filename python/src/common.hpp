@@ -124,11 +124,16 @@ image_view<const T> input_image(std::string_view function, const char* argument,
 void check_output_array(std::string_view function, const char* argument, py::array& out, element want,
                         const std::vector<py::ssize_t>& expected);
 
-// out= given: checked and viewed; None: a new C-contiguous array of that shape.
+// A new C-contiguous array whose data starts on a 64-byte boundary (as polykern::image's
+// rows do): NumPy's own allocations are 16-byte aligned, which costs the AVX-512 passes
+// ~20% (W1 in docs/python.md).
+py::array aligned_empty(const py::dtype& dtype, const std::vector<py::ssize_t>& shape);
+
+// out= given: checked and viewed; None: a new 64-byte aligned C-contiguous array of that shape.
 template <class T>
 py::array make_or_check_output(std::string_view function, const char* argument, const py::object& out,
                                const std::vector<py::ssize_t>& shape) {
-  if (out.is_none()) return py::array_t<T>(shape);
+  if (out.is_none()) return aligned_empty(py::dtype::of<T>(), shape);
   if (!py::isinstance<py::array>(out))
     throw_type_error(function, std::string(argument) + " must be a numpy.ndarray or None");
   py::array a = py::reinterpret_borrow<py::array>(out);

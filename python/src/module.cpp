@@ -148,6 +148,23 @@ void check_output_array(std::string_view function, const char* argument, py::arr
   if (!out.writeable()) throw_value_error(function, std::string(argument) + " is read-only");
 }
 
+py::array aligned_empty(const py::dtype& dtype, const std::vector<py::ssize_t>& shape) {
+  constexpr std::size_t alignment = 64;
+  py::ssize_t count = 1;
+  for (const auto d : shape) count *= d;
+  const auto item = static_cast<std::size_t>(dtype.itemsize());
+  py::array_t<std::uint8_t> buffer(static_cast<py::ssize_t>(static_cast<std::size_t>(count) * item + alignment));
+  std::uint8_t* raw = buffer.mutable_data();
+  const std::size_t offset = (alignment - reinterpret_cast<std::uintptr_t>(raw) % alignment) % alignment;
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = static_cast<py::ssize_t>(item);
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return py::array(dtype, shape, strides, raw + offset, buffer);
+}
+
 void require_viewable(bool ok, std::string_view function, const char* argument) {
   if (!ok)
     throw_value_error(function, std::string(argument) +
@@ -201,6 +218,13 @@ PYBIND11_MODULE(_polykern, m) {
       },
       "Vulkan devices as dicts (name, type, driver, device_local_bytes, unified_memory, "
       "max_storage_buffer_range); [] when none.");
+  m.def(
+      "empty",
+      [](const std::vector<py::ssize_t>& shape, const py::object& dtype) {
+        return pyk::aligned_empty(py::dtype::from_args(dtype), shape);
+      },
+      py::arg("shape"), py::arg("dtype") = py::dtype::of<float>(),
+      "numpy.empty with the data on a 64-byte boundary (the layout polykern's kernels run fastest on).");
   m.attr("has_vulkan") = bool(POLYKERN_HAS_VULKAN);
   m.attr("has_openmp") = bool(POLYKERN_HAS_OPENMP);
   pyk::register_convolve(m);

@@ -107,3 +107,12 @@ def test_exception_inside_a_released_call_keeps_the_interpreter_healthy():
         with pytest.raises(ValueError):
             pk.correlate(np.zeros((3, 3), np.float32), np.eye(3, dtype=np.float32), method="separable")
     assert pk.gaussian_blur(np.ones((2, 2), np.float32), 1.0).sum() == pytest.approx(4.0)
+
+
+def test_new_outputs_and_pk_empty_are_64_byte_aligned():
+    img = np.random.default_rng(1).random((31, 17, 3), dtype=np.float32)
+    for _ in range(5):
+        assert pk.gaussian_blur(img, 1.0).ctypes.data % 64 == 0
+    e = pk.empty((7, 5), np.uint8)
+    assert e.shape == (7, 5) and e.dtype == np.uint8 and e.flags.c_contiguous and e.flags.writeable
+    assert e.ctypes.data % 64 == 0 and pk.empty((3, 3)).dtype == np.float32
