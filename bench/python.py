@@ -130,13 +130,16 @@ def retarget_rows(repeat, policy, vertices=50000, subset=300):
 def dask_rows(repeat, size=4000, chunk=1000, sigma=8.0):
     import dask.array as da
     from dask.distributed import Client, LocalCluster
+    from dask.distributed import wait as distributed_wait
     import polykern.dask as pkd
 
     img = np.random.default_rng(0).random((size, size), dtype=np.float32)
     t_one = median_s(lambda: pk.gaussian_blur(img, sigma, policy="openmp"), repeat)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=40) as cluster, Client(cluster) as client:
-        d = da.from_array(img, chunks=chunk).persist()
+        # made on the workers (da.from_array would ship the whole NumPy array inside the graph)
+        d = da.random.RandomState(0).random_sample((size, size), chunks=chunk).astype(np.float32).persist()
+        distributed_wait(d)
         blurred = pkd.gaussian_blur(d, sigma, policy="simd")
         t_dask = median_s(lambda: blurred.sum(dtype=np.float64).compute(), repeat)
     local = pkd.gaussian_blur(da.from_array(img, chunks=chunk), sigma, policy="simd")
