@@ -10,7 +10,7 @@ the middle across chunk boundaries; each against one pk.gaussian_blur call on th
 plus the halo it needs, with the same border.
 
     PYTHONPATH=build/python /usr/bin/python3 examples/python/dask_blur.py --size 20000
-    PYTHONPATH=build/python /usr/bin/python3 examples/python/dask_blur.py --size 3000   # CI
+    PYTHONPATH=build/python /usr/bin/python3 examples/python/dask_blur.py --size 800 --chunk 256   # CI
 """
 
 import argparse
