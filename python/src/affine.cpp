@@ -6,33 +6,6 @@
 namespace polykern::python {
 namespace {
 
-// N x 3 points of float32 or float64: rows may be strided, coordinates contiguous.
-template <class F>
-py::object by_coordinate(std::string_view function, const char* argument, const py::array& a, F&& f) {
-  switch (element_of(a)) {
-    case element::f32: return f(float{});
-    case element::f64: return f(double{});
-    default:
-      throw_type_error(function, std::string(argument) + " has dtype " + dtype_name(a) + "; must be float32 or float64");
-  }
-}
-
-void check_points_shape(std::string_view function, const char* argument, const py::array& a) {
-  if (a.ndim() != 2) throw_type_error(function, std::string(argument) + " has shape " + shape_text(a) + "; must be N x 3");
-  if (a.shape(1) != 3) throw_value_error(function, std::string(argument) + " has shape " + shape_text(a) + "; must be N x 3");
-}
-
-template <class T>
-points_view<const T, 3> input_points(std::string_view function, const char* argument, py::array& a) {
-  check_points_shape(function, argument, a);
-  auto stride = viewable_matrix_stride(a, sizeof(T));
-  if (!stride) {
-    a = py::array_t<T, py::array::c_style>::ensure(a);
-    stride = 3;
-  }
-  return {static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0)), *stride};
-}
-
 template <class T>
 points_view<T, 3> output_points(std::string_view function, py::array& out) {
   const auto stride = viewable_matrix_stride(out, sizeof(T));

@@ -81,6 +81,7 @@ border_spec parse_border(std::string_view function, const std::string& name, dou
 enum class element { u8, f32, f64, other };
 element element_of(const py::array& a);
 std::string dtype_name(const py::array& a);
+std::string shape_text(const py::array& a);  // "(3, 4)"
 
 template <class T>
 element element_for() {
@@ -152,8 +153,43 @@ image_view<T> view_output_image(std::string_view function, const char* argument,
   return image_view<T>(static_cast<T*>(out.mutable_data()), s.width, s.height, s.channels, *stride);
 }
 
+// Calls f(T{}) for the image's pixel type (uint8 or float32); anything else is a TypeError.
+template <class F>
+decltype(auto) by_pixel(std::string_view function, const char* argument, const py::array& a, F&& f) {
+  switch (element_of(a)) {
+    case element::u8: return f(std::uint8_t{});
+    case element::f32: return f(float{});
+    default:
+      throw_type_error(function, std::string(argument) + " has dtype " + dtype_name(a) + "; must be uint8 or float32");
+  }
+}
+
 // ---- rows of values: N x C (points, per-point values); columns contiguous ----
 std::optional<std::ptrdiff_t> viewable_matrix_stride(const py::array& a, std::size_t item);
+
+// Calls f(T{}) for the points' coordinate type (float32 or float64); else a TypeError.
+template <class F>
+decltype(auto) by_coordinate(std::string_view function, const char* argument, const py::array& a, F&& f) {
+  switch (element_of(a)) {
+    case element::f32: return f(float{});
+    case element::f64: return f(double{});
+    default:
+      throw_type_error(function, std::string(argument) + " has dtype " + dtype_name(a) + "; must be float32 or float64");
+  }
+}
+
+// N x 3 points: a view of `a` when its coordinates are contiguous, else of a copy kept in `a`.
+template <class T>
+points_view<const T, 3> input_points(std::string_view function, const char* argument, py::array& a) {
+  if (a.ndim() != 2) throw_type_error(function, std::string(argument) + " has shape " + shape_text(a) + "; must be N x 3");
+  if (a.shape(1) != 3) throw_value_error(function, std::string(argument) + " has shape " + shape_text(a) + "; must be N x 3");
+  auto stride = viewable_matrix_stride(a, sizeof(T));
+  if (!stride) {
+    a = py::array_t<T, py::array::c_style>::ensure(a);
+    stride = 3;
+  }
+  return {static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0)), *stride};
+}
 
 // A float array of the given dtype (copied/converted when needed), for small parameters.
 template <class T>
@@ -166,7 +202,5 @@ py::array_t<T, py::array::c_style> small_array(std::string_view function, const 
   }
   return a;
 }
-
-std::string shape_text(const py::array& a);
 
 }  // namespace polykern::python

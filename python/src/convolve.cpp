@@ -15,17 +15,6 @@ conv_method parse_method(std::string_view function, const std::string& name) {
   throw_value_error(function, "method is '" + name + "'; must be 'automatic', 'direct', 'separable', 'low_rank' or 'fft'");
 }
 
-// Calls f(T{}) for the image's pixel type (uint8 or float32); anything else is a TypeError.
-template <class F>
-py::object by_pixel(std::string_view function, const char* argument, const py::array& a, F&& f) {
-  switch (element_of(a)) {
-    case element::u8: return f(std::uint8_t{});
-    case element::f32: return f(float{});
-    default:
-      throw_type_error(function, std::string(argument) + " has dtype " + dtype_name(a) + "; must be uint8 or float32");
-  }
-}
-
 // The 2D kernel as a float32 view (float64 and other numbers are converted: kernels are small).
 struct kernel_arg {
   py::array_t<float, py::array::c_style> array;

@@ -10,28 +10,6 @@
 namespace polykern::python {
 namespace {
 
-template <class F>
-decltype(auto) by_coordinate(std::string_view function, const char* argument, const py::array& a, F&& f) {
-  switch (element_of(a)) {
-    case element::f32: return f(float{});
-    case element::f64: return f(double{});
-    default:
-      throw_type_error(function, std::string(argument) + " has dtype " + dtype_name(a) + "; must be float32 or float64");
-  }
-}
-
-template <class T>
-points_view<const T, 3> input_points(std::string_view function, const char* argument, py::array& a) {
-  if (a.ndim() != 2) throw_type_error(function, std::string(argument) + " has shape " + shape_text(a) + "; must be N x 3");
-  if (a.shape(1) != 3) throw_value_error(function, std::string(argument) + " has shape " + shape_text(a) + "; must be N x 3");
-  auto stride = viewable_matrix_stride(a, sizeof(T));
-  if (!stride) {
-    a = py::array_t<T, py::array::c_style>::ensure(a);
-    stride = 3;
-  }
-  return {static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0)), *stride};
-}
-
 // N x C values (or N, seen as N x 1) of the expected type.
 template <class T>
 matrix_view<const T> input_values(std::string_view function, py::array& a) {
@@ -61,6 +39,15 @@ std::vector<py::ssize_t> shape_vector(const py::array& a) {
   return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
 }
 
+// Queries must have the tree's dtype (TypeError otherwise).
+template <class T>
+points_view<const T, 3> tree_queries(std::string_view function, py::array& q) {
+  if (element_of(q) != element_for<T>())
+    throw_type_error(function, "queries has dtype " + dtype_name(q) + "; must be the tree's " +
+                                   (std::is_same_v<T, float> ? "float32" : "float64"));
+  return input_points<T>(function, "queries", q);
+}
+
 struct py_graph {
   std::variant<neighbor_graph<float>, neighbor_graph<double>> graph;
   std::size_t columns = 0;  // points of the tree (for to_scipy)
@@ -69,6 +56,21 @@ struct py_graph {
 struct py_tree {
   std::variant<kdtree<float>, kdtree<double>> tree;
 };
+
+// Runs query(policy, tree, queries view) -> neighbor_graph with the GIL released.
+template <class Query>
+py_graph query_graph(std::string_view function, const py_tree& self, const py::handle& queries_obj,
+                     const std::string& policy, int threads, Query&& query) {
+  const policy_choice pol = parse_policy(function, policy, threads);
+  py::array q = as_array(function, "queries", queries_obj);
+  return std::visit(
+      [&](const auto& tree) {
+        using T = typename std::remove_cvref_t<decltype(tree)>::value_type;
+        const points_view<const T, 3> view = tree_queries<T>(function, q);
+        return run_released(pol, [&](const auto& p) { return py_graph{query(p, tree, view), tree.size()}; });
+      },
+      self.tree);
+}
 
 // A read-only array over a vector the Python object `owner` keeps alive.
 template <class T>
@@ -145,45 +147,23 @@ void register_smooth(py::module_& m) {
       .def("__len__", [](const py_tree& t) { return std::visit([](const auto& x) { return x.size(); }, t.tree); })
       .def(
           "radius_neighbors",
-          [](const py_tree& self, const py::handle& queries_obj, double radius, std::size_t max_neighbors,
+          [](const py_tree& self, const py::handle& queries, double radius, std::size_t max_neighbors,
              const std::string& policy, int threads) {
-            constexpr std::string_view fn = "radius_neighbors";
-            const policy_choice pol = parse_policy(fn, policy, threads);
-            py::array q = as_array(fn, "queries", queries_obj);
-            return std::visit(
-                [&](const auto& tree) {
-                  using T = typename std::remove_cvref_t<decltype(tree)>::value_type;
-                  if (element_of(q) != element_for<T>())
-                    throw_type_error(fn, "queries has dtype " + dtype_name(q) + "; must be the tree's " +
-                                             (std::is_same_v<T, float> ? "float32" : "float64"));
-                  const points_view<const T, 3> view = input_points<T>(fn, "queries", q);
-                  const auto r = static_cast<T>(radius);
-                  return run_released(pol, [&](const auto& p) {
-                    return py_graph{polykern::radius_neighbors(p, tree, view, r, max_neighbors), tree.size()};
-                  });
-                },
-                self.tree);
+            return query_graph("radius_neighbors", self, queries, policy, threads,
+                               [&](const auto& p, const auto& tree, auto view) {
+                                 using T = typename std::remove_cvref_t<decltype(tree)>::value_type;
+                                 return polykern::radius_neighbors(p, tree, view, static_cast<T>(radius), max_neighbors);
+                               });
           },
           "queries"_a, "radius"_a, "max_neighbors"_a = 0, "policy"_a = "openmp", "threads"_a = 0,
           "Every tree point within radius (inclusive) of each query; max_neighbors > 0 keeps the nearest ones.")
       .def(
           "knn_neighbors",
-          [](const py_tree& self, const py::handle& queries_obj, std::size_t k, const std::string& policy, int threads) {
-            constexpr std::string_view fn = "knn_neighbors";
-            const policy_choice pol = parse_policy(fn, policy, threads);
-            py::array q = as_array(fn, "queries", queries_obj);
-            return std::visit(
-                [&](const auto& tree) {
-                  using T = typename std::remove_cvref_t<decltype(tree)>::value_type;
-                  if (element_of(q) != element_for<T>())
-                    throw_type_error(fn, "queries has dtype " + dtype_name(q) + "; must be the tree's " +
-                                             (std::is_same_v<T, float> ? "float32" : "float64"));
-                  const points_view<const T, 3> view = input_points<T>(fn, "queries", q);
-                  return run_released(pol, [&](const auto& p) {
-                    return py_graph{polykern::knn_neighbors(p, tree, view, k), tree.size()};
-                  });
-                },
-                self.tree);
+          [](const py_tree& self, const py::handle& queries, std::size_t k, const std::string& policy, int threads) {
+            return query_graph("knn_neighbors", self, queries, policy, threads,
+                               [&](const auto& p, const auto& tree, auto view) {
+                                 return polykern::knn_neighbors(p, tree, view, k);
+                               });
           },
           "queries"_a, "k"_a, "policy"_a = "openmp", "threads"_a = 0,
           "The min(k, size) nearest tree points of each query.");

@@ -13,16 +13,6 @@ interpolation parse_interpolation(std::string_view function, const std::string& 
   throw_value_error(function, "interpolation is '" + name + "'; must be 'bilinear', 'nearest' or 'area'");
 }
 
-template <class F>
-py::object by_pixel(std::string_view function, const char* argument, const py::array& a, F&& f) {
-  switch (element_of(a)) {
-    case element::u8: return f(std::uint8_t{});
-    case element::f32: return f(float{});
-    default:
-      throw_type_error(function, std::string(argument) + " has dtype " + dtype_name(a) + "; must be uint8 or float32");
-  }
-}
-
 // A 2 x 3 matrix (cv2.warpAffine's M), as doubles.
 affine2<double> take_affine2(std::string_view function, const char* argument, const py::handle& obj) {
   const auto a = small_array<double>(function, argument, obj);
