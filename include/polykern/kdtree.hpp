@@ -42,6 +42,7 @@ class kdtree {
   kdtree(const Policy& policy, points_view<U, Dim> points, std::size_t leaf_size = 16) {
     const points_view<const T, Dim> pts = points;
     detail::require(leaf_size >= 1, "kdtree", "leaf_size is 0; must be >= 1");
+    detail::check_addressable("kdtree", "points", pts);
     detail::kd::check_view("kdtree", "points", pts);
     detail::require(leaf_size <= (std::size_t{1} << 20), "kdtree", "leaf_size is ", leaf_size, "; must be <= 2^20");
     detail::dispatch(policy, [&](auto tag, const auto& p) {
@@ -99,6 +100,7 @@ namespace detail::kd {
 template <class T, std::size_t Dim, class Policy>
 void check_queries(const char* function, const char* argument, const Policy& policy,
                    points_view<const T, Dim> queries) {
+  check_addressable(function, argument, queries);
   dispatch(policy, [&](auto tag, const auto& p) { check_points(function, argument, queries, executor(tag, p)); });
 }
 }  // namespace detail::kd

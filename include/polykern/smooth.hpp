@@ -22,6 +22,7 @@ namespace polykern {
 namespace detail::sm {
 template <class T>
 void check_matrix(const char* function, const char* argument, matrix_view<const T> m) {
+  check_addressable(function, argument, m);
   require(m.rows <= 1 || m.cols == 0 || m.row_stride >= static_cast<std::ptrdiff_t>(m.cols), function, argument,
           ".row_stride is ", m.row_stride, "; must be >= cols (", m.cols, ")");
   require(m.rows == 0 || m.cols == 0 || m.data != nullptr, function, argument, ".data is null with ", m.rows, "x",
@@ -87,6 +88,7 @@ void smooth_neighbors(const Policy& policy, points_view<P, Dim> points, matrix_v
   const matrix_view<const T> v = values;
   const char* f = "smooth_neighbors";
   detail::require(radius >= 0, f, "radius is ", radius, "; must be >= 0");
+  detail::check_addressable(f, "points", pts);
   detail::sm::check_sigma(f, options);
   detail::require(v.rows == pts.count, f, "values has ", v.rows, " rows but there are ", pts.count,
                   " points; they must match");
