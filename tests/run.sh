@@ -35,3 +35,8 @@ cmake -S . -B "$build/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_
   -DPOLYKERN_SANITIZE=ON -DPOLYKERN_BUILD_PYTHON=OFF -DPOLYKERN_BUILD_BENCH=OFF -DPOLYKERN_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build/asan" -j "$jobs"
 ctest --test-dir "$build/asan" --output-on-failure -j "$jobs" -L unit
+
+# Issue 11: every libFuzzer harness for a bounded time, then TSan over the openmp cases
+# (both scripts fail with a clear message when clang 14 / libFuzzer / libomp are missing).
+bash tests/fuzz/run.sh "${POLYKERN_FUZZ_SECONDS:-60}"
+bash tests/tsan.sh

@@ -6,6 +6,15 @@
 #include <polykern/execution.hpp>
 #include <polykern/image.hpp>
 #include <polykern/view.hpp>
+// The overflow cases below call one kernel of every family through the public API.
+#include <polykern/affine.hpp>
+#include <polykern/convolve.hpp>
+#include <polykern/kdtree.hpp>
+#include <polykern/smooth.hpp>
+#include <polykern/warp.hpp>
+
+#include <functional>
+#include <limits>
 
 #include <cstdlib>
 #include <numeric>
@@ -131,6 +140,138 @@ TEST(Errors, MessagesNameFunctionArgumentAndValue) {
   const pk::vulkan_error v("vkAllocateMemory", "VK_ERROR_OUT_OF_DEVICE_MEMORY");
   EXPECT_EQ(std::string(v.what()), "vulkan: vkAllocateMemory failed: VK_ERROR_OUT_OF_DEVICE_MEMORY");
   EXPECT_EQ(v.result(), "VK_ERROR_OUT_OF_DEVICE_MEMORY");
+}
+
+// ---- overflow-safe shape arithmetic ----------------------------------------------------
+// Every product of sizes, strides and element sizes is checked (detail/checked.hpp): a view
+// that cannot be addressed is an invalid_argument naming the function and the argument,
+// before anything is read or written, on every policy — never a wrapped product that
+// passes a bound check and then reads wild memory.
+
+TEST(Checked, ProductsAndSumsThatDoNotFitAreInvalidArguments) {
+  EXPECT_EQ(pk::detail::checked_mul("f", 3, 5, 15, "x * y"), 15u);
+  EXPECT_EQ(pk::detail::checked_add("f", 3, 5, 8, "x + y"), 8u);
+  try {
+    pk::detail::checked_mul("f", std::size_t{1} << 33, std::size_t{1} << 31, pk::detail::max_object_bytes, "x * y");
+    FAIL();
+  } catch (const pk::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "f: x * y is 8589934592 * 2147483648, more than 9223372036854775807; does not fit in "
+                           "addressable memory");
+  }
+  EXPECT_THROW(pk::detail::checked_mul("f", 3, 5, 14, "x * y"), pk::invalid_argument);  // over the limit
+  EXPECT_THROW(pk::detail::checked_add("f", SIZE_MAX, 1, SIZE_MAX, "x + y"), pk::invalid_argument);  // wraps
+}
+
+TEST(Checked, ImageAllocationSizeIsChecked) {
+  constexpr std::size_t half = std::size_t{1} << 63;
+  const auto rejected = [](const std::function<void()>& make, const char* what) {
+    try {
+      make();
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const pk::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("image: "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  rejected([&] { pk::image<std::uint8_t>(half + 1, 1, 2); }, "width * channels");         // wraps to 2
+  rejected([&] { pk::image<float>(std::size_t{1} << 62, 1, 1); }, "width * channels");    // 2^64 bytes
+  rejected([&] { pk::image<float>(1 << 20, std::size_t{1} << 44, 1); }, "padded row stride * height");
+  rejected([&] { pk::image<std::uint8_t>(pk::detail::max_object_bytes - 8, 1, 1); }, "alignment");  // rounding up
+}
+
+namespace {
+constexpr std::size_t wraps_times_2 = (std::size_t{1} << 63) + 1;  // * 2 == 2 (mod 2^64)
+
+// The call throws invalid_argument naming `function` and `argument`, and `untouched`
+// (the output) keeps its sentinel.
+template <class T>
+void expect_rejected(const std::function<void()>& call, const std::vector<T>& untouched, const char* function,
+                     const char* argument) {
+  try {
+    call();
+    ADD_FAILURE() << function << " accepted an unaddressable " << argument;
+  } catch (const pk::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind(std::string(function) + ": ", 0), 0u) << what;
+    EXPECT_NE(what.find(argument), std::string::npos) << what;
+  }
+  for (const T& v : untouched) ASSERT_EQ(v, T(7)) << function << " wrote before rejecting";
+}
+}  // namespace
+
+template <class P>
+class Overflow : public ::testing::Test {
+ protected:
+  P policy = pk::testing::make_policy<P>();
+};
+TYPED_TEST_SUITE(Overflow, pk::testing::all_policies, pk::testing::policy_name);
+
+// width * channels wraps to 2 and row_stride 2 passed the old check (row_stride >=
+// width * channels); (height - 1) * row_stride wraps; a kernel row stride no object has.
+TYPED_TEST(Overflow, ImageViewsThatCannotBeAddressedAreRejected) {
+  const auto& p = this->policy;
+  std::vector<float> pixels(64, 0.5f), out(64, 7.0f);
+  const pk::image_view<float> dst(out.data(), 4, 4, 2);
+  const pk::image_view<const float> good(pixels.data(), 4, 4, 2);
+  pk::image_view<const float> wide(pixels.data(), wraps_times_2, 1, 2, 2);
+  pk::image_view<const float> tall(pixels.data(), 4, std::size_t{1} << 62, 2, 8);
+  const pk::image_view<float> wide_dst(out.data(), wraps_times_2, 1, 2, 2);
+  const float k[9] = {0, 0, 0, 0, 1, 0, 0, 0, 0};
+  const pk::image_view<const float> kernel(k, 3, 3, 1, std::numeric_limits<std::ptrdiff_t>::max());
+  const pk::image_view<const float> identity(k, 3, 3);
+
+  expect_rejected<float>([&] { pk::correlate(p, wide, identity, wide_dst); }, out, "correlate", "src");
+  expect_rejected<float>([&] { pk::correlate(p, tall, identity, dst); }, out, "correlate", "src");
+  expect_rejected<float>([&] { pk::correlate(p, good, kernel, dst); }, out, "correlate", "kernel");
+  expect_rejected<float>([&] { pk::gaussian_blur(p, good, wide_dst, 1.0); }, out, "gaussian_blur", "dst");
+  const std::vector<pk::image_view<const float>> srcs{good, wide};
+  const std::vector<pk::image_view<float>> dsts{dst, wide_dst};
+  expect_rejected<float>([&] { pk::correlate_batch(p, srcs, identity, dsts); }, out, "correlate_batch", "srcs[1]");
+
+  const pk::affine2<double> shift{{{1, 0, 0.5}, {0, 1, 0}}};
+  expect_rejected<float>([&] { pk::warp_affine(p, wide, shift, dst); }, out, "warp_affine", "src");
+  expect_rejected<float>([&] { pk::resize(p, good, wide_dst); }, out, "resize", "dst");
+  const pk::tile<float> tiles[] = {{tall, shift}};
+  expect_rejected<float>([&] { pk::compose(p, std::span<const pk::tile<float>>(tiles), dst); }, out, "compose",
+                         "tiles[0].image");
+}
+
+// count * stride: 2^31 points 2^32 elements apart passed the tree's own count check.
+TYPED_TEST(Overflow, PointViewsThatCannotBeAddressedAreRejected) {
+  const auto& p = this->policy;
+  std::vector<float> coords(96, 1.0f), out(96, 7.0f);
+  const pk::points_view<const float> far(coords.data(), std::size_t{1} << 31, std::ptrdiff_t{1} << 32);
+  const pk::points_view<const float> good(coords.data(), 32);
+  expect_rejected<float>([&] { pk::kdtree<float>(p, far); }, out, "kdtree", "points");
+  const pk::kdtree<float> tree(p, good);
+  expect_rejected<float>([&] { (void)pk::radius_neighbors(p, tree, far, 1.0f); }, out, "radius_neighbors", "queries");
+  expect_rejected<float>([&] { (void)pk::knn_neighbors(p, tree, far, 3); }, out, "knn_neighbors", "queries");
+  const pk::affine3<float> m{{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}}};
+  const pk::points_view<float> far_out(out.data(), std::size_t{1} << 31, std::ptrdiff_t{1} << 32);
+  expect_rejected<float>([&] { pk::transform_points(p, far, m, far_out); }, out, "transform_points", "in");
+  const pk::matrix_view<const float> values(coords.data(), std::size_t{1} << 31, 1, std::ptrdiff_t{1} << 32);
+  const pk::matrix_view<float> smoothed(out.data(), std::size_t{1} << 31, 1, std::ptrdiff_t{1} << 32);
+  expect_rejected<float>([&] { pk::smooth_neighbors(p, far, values, smoothed, 1.0f, {1.0}); }, out,
+                         "smooth_neighbors", "points");
+}
+
+// rows * row_stride of the per-point values.
+TYPED_TEST(Overflow, MatrixViewsThatCannotBeAddressedAreRejected) {
+  const auto& p = this->policy;
+  std::vector<float> coords(12, 0.0f), values(16, 1.0f), out(16, 7.0f);
+  for (std::size_t i = 0; i < 12; ++i) coords[i] = float(i);
+  const pk::points_view<const float> pts(coords.data(), 4);
+  const pk::matrix_view<const float> huge_stride(values.data(), 4, 2, std::numeric_limits<std::ptrdiff_t>::max() / 2);
+  const pk::matrix_view<const float> wide(values.data(), 4, wraps_times_2, 2);
+  const pk::matrix_view<float> good_out(out.data(), 4, 2);
+  expect_rejected<float>([&] { pk::smooth_neighbors(p, pts, huge_stride, good_out, 1.0f, {1.0}); }, out,
+                         "smooth_neighbors", "values");
+  const auto graph = pk::radius_neighbors(pk::exec::scalar, pk::kdtree<float>(pk::exec::scalar, pts), pts, 1.5f);
+  expect_rejected<float>([&] { pk::gaussian_smooth(p, graph, huge_stride, good_out, {1.0}); }, out, "gaussian_smooth",
+                         "values");
+  const pk::matrix_view<float> wide_out(out.data(), 4, wraps_times_2, 2);
+  expect_rejected<float>([&] { pk::gaussian_smooth(p, graph, wide, wide_out, {1.0}); }, out, "gaussian_smooth",
+                         "values");
 }
 
 // ---- the Vulkan runtime ---------------------------------------------------------------

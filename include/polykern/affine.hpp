@@ -70,10 +70,8 @@ void check_views(std::string_view fn, points_view<const T, 3> in, points_view<T,
   require(in.count == out.count, fn, "in.count is ", in.count, " but out.count is ", out.count, "; must be equal");
   require(in.data != nullptr || in.count == 0, fn, "in.data is null with in.count ", in.count);
   require(out.data != nullptr || out.count == 0, fn, "out.data is null with out.count ", out.count);
-  const auto max_elements = static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T);
-  for (auto [name, stride] : {std::pair<const char*, std::ptrdiff_t>{"in", in.stride}, {"out", out.stride}})
-    require(in.count <= max_elements / static_cast<std::size_t>(stride), fn, name, ".count ", in.count, " times ",
-            name, ".stride ", stride, " does not fit in memory");
+  check_addressable(fn, "in", in);
+  check_addressable(fn, "out", out);
   require(same_or_disjoint(in.data, in.end(), in.stride, static_cast<const T*>(out.data), static_cast<const T*>(out.end()),
                            out.stride),
           fn, "out overlaps in without being the same points (in.data ", static_cast<const void*>(in.data),

@@ -87,6 +87,7 @@ void check_image(std::string_view fn, std::string_view what, const image_view<T>
   require(v.width > 0 && v.height > 0, fn, what, " is ", v.width, "x", v.height, "; both sizes must be >= 1");
   require(v.channels >= 1 && v.channels <= 4, fn, what, " has ", v.channels, " channels; must be 1 to 4");
   require(v.data != nullptr, fn, what, ".data is null");
+  check_addressable(fn, what, v);
   require(v.row_stride >= static_cast<std::ptrdiff_t>(v.width * v.channels), fn, what, ".row_stride is ",
           v.row_stride, "; must be >= width*channels = ", v.width * v.channels);
 }
@@ -134,6 +135,7 @@ kernel2d take_kernel(std::string_view fn, const image_view<K>& k, bool flip) {
           " taps; must be <= ", max_kernel_area);
   require(k.channels == 1, fn, "kernel has ", k.channels, " channels; must be 1");
   require(k.data != nullptr, fn, "kernel.data is null");
+  check_addressable(fn, "kernel", k);
   require(k.row_stride >= static_cast<std::ptrdiff_t>(k.width), fn, "kernel.row_stride is ", k.row_stride,
           "; must be >= width = ", k.width);
   for (std::size_t j = 0; j < k.height; ++j)

@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 
+#include "detail/checked.hpp"
 #include "view.hpp"
 
 namespace polykern {
@@ -16,9 +17,14 @@ class image {
   static constexpr std::size_t row_alignment = 64;  // bytes
 
   image() = default;
+  // invalid_argument when the pixels (rows padded to row_alignment) could not be
+  // addressed; std::bad_alloc when they merely do not fit in memory.
   image(std::size_t width, std::size_t height, std::size_t channels = 1)
-      : width_(width), height_(height), channels_(channels), stride_(padded_stride(width * channels)),
-        data_(allocate(stride_ * height)) {}
+      : width_(width), height_(height), channels_(channels),
+        stride_(padded_stride(detail::checked_mul("image", width, channels, detail::max_object_bytes / sizeof(T),
+                                                  "width * channels"))),
+        data_(allocate(detail::checked_mul("image", stride_, height, detail::max_object_bytes / sizeof(T),
+                                           "padded row stride * height"))) {}
   image(std::size_t width, std::size_t height, std::size_t channels, const T& fill) : image(width, height, channels) {
     std::fill_n(data_.get(), stride_ * height_, fill);
   }
@@ -51,8 +57,11 @@ class image {
   struct aligned_delete {
     void operator()(T* p) const { ::operator delete[](p, std::align_val_t{row_alignment}); }
   };
+  // `elements` * sizeof(T) fits (checked by the caller); rounding up may not.
   static std::size_t padded_stride(std::size_t elements) {
-    const std::size_t bytes = (elements * sizeof(T) + row_alignment - 1) / row_alignment * row_alignment;
+    const std::size_t bytes = detail::checked_add("image", elements * sizeof(T), row_alignment - 1,
+                                                  detail::max_object_bytes, "the row size in bytes + alignment") /
+                              row_alignment * row_alignment;
     return std::max<std::size_t>(bytes / sizeof(T), 1);
   }
   static std::unique_ptr<T[], aligned_delete> allocate(std::size_t count) {

@@ -3,7 +3,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
+
+#include "detail/checked.hpp"
 
 namespace polykern {
 
@@ -89,6 +92,27 @@ bool same_or_disjoint(const A* a, const A* a_end, std::ptrdiff_t a_stride, const
                       std::ptrdiff_t b_stride) {
   if (static_cast<const void*>(a) == static_cast<const void*>(b) && a_stride == b_stride) return true;
   return !ranges_overlap(a, a_end, b, b_end);
+}
+
+// Views that cannot be addressed: the checks every kernel's argument validation runs
+// first, before any bound check multiplies sizes and before end() is formed. Each throws
+// invalid_argument naming `fn`, `arg` and the product that does not fit (width * channels,
+// rows * row_stride, count * stride, or any of them in bytes) and returns the number of
+// elements the view spans.
+template <class T>
+std::size_t check_addressable(std::string_view fn, std::string_view arg, const image_view<T>& v) {
+  if (v.width == 0 || v.height == 0) return 0;
+  const std::size_t row =
+      checked_mul(fn, v.width, v.channels, max_object_bytes / sizeof(T), arg, ".width * ", arg, ".channels");
+  return checked_span(fn, arg, v.data, v.height, row, v.row_stride, sizeof(T));
+}
+template <class T, std::size_t Dim>
+std::size_t check_addressable(std::string_view fn, std::string_view arg, const points_view<T, Dim>& v) {
+  return checked_span(fn, arg, v.data, v.count, Dim, v.stride, sizeof(T));
+}
+template <class T>
+std::size_t check_addressable(std::string_view fn, std::string_view arg, const matrix_view<T>& v) {
+  return checked_span(fn, arg, v.data, v.rows, v.cols, v.row_stride, sizeof(T));
 }
 
 }  // namespace detail

@@ -64,6 +64,7 @@ void check_image(std::string_view fn, std::string_view arg, const image_view<T>&
   require(v.width > 0 && v.height > 0, fn, arg, " is ", v.width, "x", v.height, "; must not be empty");
   require(v.data != nullptr, fn, arg, " has no data (nullptr)");
   require(v.channels >= 1 && v.channels <= 4, fn, arg, " has ", v.channels, " channels; must be 1 to 4");
+  check_addressable(fn, arg, v);
   require(v.row_stride >= static_cast<std::ptrdiff_t>(v.width * v.channels), fn, arg, ".row_stride is ",
           v.row_stride, "; must be >= width*channels = ", v.width * v.channels);
   require(v.width <= static_cast<std::size_t>(max_coordinate) && v.height <= static_cast<std::size_t>(max_coordinate), fn,

@@ -16,15 +16,6 @@
 
 namespace polykern::detail::kd {
 
-// Whether `count` items `stride` elements apart, each `width` elements wide, span at most
-// `limit` elements: (count - 1) * stride + width <= limit, computed without overflow.
-// (A local check until view.hpp has the shared checked arithmetic.)
-inline bool span_fits(std::size_t count, std::size_t stride, std::size_t width, std::size_t limit) {
-  if (count == 0) return true;
-  if (width > limit) return false;
-  return count == 1 || stride == 0 || (count - 1) <= (limit - width) / stride;
-}
-
 // The executor for host-side passes of a call (the checks): the policy's own one on the
 // CPU, every core under Vulkan, and under with_fallback the primary's.
 template <class Policy>
@@ -56,10 +47,7 @@ void check_view(const char* function, const char* argument, points_view<const T,
           points.count);
   require(points.count < std::numeric_limits<std::uint32_t>::max(), function, argument, " has ", points.count,
           " points; at most 2^32 - 2 are supported");
-  require(span_fits(points.count, points.count <= 1 ? 0 : static_cast<std::size_t>(points.stride), Dim,
-                    static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T)),
-          function, argument, ".count (", points.count, ") times ", argument, ".stride (", points.stride,
-          ") overflows the address space");
+  check_addressable(function, argument, points);  // view.hpp: count * stride must be addressable
 }
 
 // Rejects point counts whose tree the 32-bit node links cannot address (tree.hpp).

@@ -20,10 +20,7 @@ void check_matrix(const char* function, const char* argument, matrix_view<const 
           ".row_stride is ", m.row_stride, "; must be >= cols (", m.cols, ")");
   require(m.rows == 0 || m.cols == 0 || m.data != nullptr, function, argument, ".data is null with ", m.rows, "x",
           m.cols);
-  require(m.cols == 0 || kd::span_fits(m.rows, m.rows <= 1 ? 0 : static_cast<std::size_t>(m.row_stride), m.cols,
-                                       static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / sizeof(T)),
-          function, argument, ".rows (", m.rows, ") times ", argument, ".row_stride (", m.row_stride, ") and cols (",
-          m.cols, ") overflow the address space");
+  check_addressable(function, argument, m);  // view.hpp: rows * row_stride must be addressable
 }
 
 template <class T>

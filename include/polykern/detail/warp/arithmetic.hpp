@@ -87,7 +87,9 @@ inline coords make_coords(const double m[2][3], std::int32_t ox, std::int32_t oy
     const double c = m[r][0] * ox + m[r][1] * oy + m[r][2];
     // Bound on every partial sum of the exact part: |a| w + |b| h + |c|, plus rounding slack.
     const double bound = std::abs(m[r][0]) * (w + 1.0) + std::abs(m[r][1]) * (h + 1.0) + std::abs(c) + 2.0;
-    const int e = static_cast<int>(std::ceil(std::log2(bound)));
+    // A bound past 2^64 (or inf/NaN from a near-singular map) is rejected later by the
+    // reach check; it must not reach the int conversion, which would be undefined.
+    const int e = bound < 0x1p64 ? static_cast<int>(std::ceil(std::log2(bound))) : 64;
     const int grid = std::clamp(22 - e, 0, 24);
     *axes[r] = {split_on_grid(m[r][0], grid), split_on_grid(m[r][1], grid), split_on_grid(c, grid)};
   }

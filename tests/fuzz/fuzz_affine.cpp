@@ -1,0 +1,126 @@
+// libFuzzer harness: transform_points / transform_normals and their batched forms, float
+// and double, on every CPU policy (common.hpp has the protocol). The input chooses the
+// point views (count, stride, null, unaddressable), whether out is in, overlaps in
+// partially or is separate, the matrices (NaN, inf, 0, huge, negative, singular) and the
+// segment offsets (also broken ones). CPU policies must agree bit for bit (docs/affine.md:
+// the same nested FMA on every CPU policy).
+#include <polykern/affine.hpp>
+
+#include "common.hpp"
+
+namespace {
+
+using namespace fuzz;
+
+struct points_plan {
+  std::size_t count = 0;
+  std::ptrdiff_t stride = 3;
+  std::size_t offset = 0;
+  bool null = false, unaddressable = false;
+  std::size_t span() const {
+    if (null || unaddressable || count == 0 || stride < 3) return 0;
+    return (count - 1) * static_cast<std::size_t>(stride) + 3;
+  }
+};
+
+points_plan draw_points(input& in, std::size_t count) {
+  points_plan p;
+  p.count = count;
+  p.stride = static_cast<std::ptrdiff_t>(pick(in, 3, 6));
+  switch (in.ConsumeIntegralInRange(0, 15)) {
+    case 0: p.stride = static_cast<std::ptrdiff_t>(pick(in, 0, 2)) * (in.ConsumeBool() ? 1 : -1); break;
+    case 1: p.null = true; break;
+    case 2: {
+      p.unaddressable = true;
+      if (in.ConsumeBool()) p.count = unaddressable_size(in);
+      else p.count = std::max<std::size_t>(p.count, 2), p.stride = std::numeric_limits<std::ptrdiff_t>::max() / 2 + 1;
+      break;
+    }
+    default: break;
+  }
+  return p;
+}
+
+template <class T>
+pk::affine3<T> draw_matrix(input& in) {
+  pk::affine3<T> m;
+  for (auto& row : m.m)
+    for (T& v : row) v = static_cast<T>(some_double(in, -4, 4));
+  if (in.ConsumeIntegralInRange(0, 7) == 0) {  // make it singular: one row a multiple of another
+    const double f = some_double(in, -2, 2);
+    for (int c = 0; c < 3; ++c) m.m[2][c] = static_cast<T>(f * m.m[0][c]);
+  }
+  return m;
+}
+
+template <class T>
+void one_input(input& in) {
+  const std::size_t count = pick(in, 0, 40);
+  points_plan src = draw_points(in, count);
+  points_plan dst = draw_points(in, count);
+  if (in.ConsumeIntegralInRange(0, 15) == 0 && !dst.unaddressable) dst.count = pick(in, 0, 40);  // mismatched counts
+  // Where out lies: separate, in place, or shifted over in by a few elements.
+  const int layout = in.ConsumeIntegralInRange(0, 3);
+  src.offset = pick(in, 0, 3);
+  if (layout == 1) dst = src;  // in place
+  else if (layout == 2) dst.offset = src.offset + pick(in, 0, 4);     // overlap (or same start, other stride)
+  else dst.offset = src.offset + src.span() + pick(in, 0, 3);
+  arena a((std::max(src.offset + src.span(), dst.offset + dst.span()) + 8) * sizeof(T));
+  pk::points_view<T, 3> iv{src.null ? nullptr : a.at<T>(src.offset), src.count, src.stride};
+  pk::points_view<T, 3> ov{dst.null ? nullptr : a.at<T>(dst.offset), dst.count, dst.stride};
+  for (std::size_t i = 0; i < src.span(); ++i) a.at<T>(src.offset)[i] = static_cast<T>(some_double(in, -100, 100));
+  if (!dst.null && !dst.unaddressable && dst.stride >= 3)
+    for (std::size_t i = 0; i < dst.count; ++i) a.allow(ov[i], 3 * sizeof(T));
+
+  const bool normals = in.ConsumeBool();
+  const bool batched = in.ConsumeBool();
+  std::vector<pk::affine3<T>> matrices(batched ? pick(in, 0, 4) : 1);
+  for (auto& m : matrices) m = draw_matrix<T>(in);
+  std::vector<std::size_t> offsets(matrices.size() + 1, 0);
+  for (std::size_t s = 1; s + 1 < offsets.size(); ++s) offsets[s] = std::min(count, offsets[s - 1] + pick(in, 0, count));
+  offsets.back() = src.count;
+  if (in.ConsumeIntegralInRange(0, 7) == 0) {  // a broken offset list
+    switch (pick(in, 0, 3)) {
+      case 0: offsets.front() = 1; break;
+      case 1: offsets.back() += 1; break;
+      case 2: offsets.push_back(count); break;
+      default: if (offsets.size() > 2) offsets[1] = count + 1;
+    }
+  }
+  a.commit();
+
+  const pk::points_view<const T, 3> civ = iv;
+  const auto call = [&](const auto& policy) {
+    if (!batched) {
+      if (normals) pk::transform_normals(policy, civ, matrices[0], ov);
+      else pk::transform_points(policy, civ, matrices[0], ov);
+    } else {
+      const std::span<const std::size_t> off(offsets);
+      const std::span<const pk::affine3<T>> ms(matrices);
+      if (normals) pk::transform_normals_batched(policy, civ, off, ms, ov);
+      else pk::transform_points_batched(policy, civ, off, ms, ov);
+    }
+    return 0;
+  };
+  const auto agree = [&](const auto& policy, arena& live, const std::vector<unsigned char>& reference, int, int) {
+    for (std::size_t i = 0; i < ov.count; ++i)
+      for (int d = 0; d < 3; ++d) {
+        const T got = ov[i][d], want = *live.in_snapshot(reference, ov[i] + d);
+        if constexpr (is_vulkan_policy<decltype(policy)>) {
+          check(same_value(got, want) || std::abs(got - want) <= 1e-5 * (1 + std::abs(want)), "vulkan differs");
+        } else {
+          check(same_value(got, want), "a CPU policy differs from scalar");
+        }
+      }
+  };
+  across_policies(a, call, agree);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzedDataProvider in(data, size);
+  if (in.ConsumeBool()) one_input<float>(in);
+  else one_input<double>(in);
+  return 0;
+}
