@@ -13,7 +13,7 @@
 
 #include "../simd/diagnostics.hpp"
 #include "../simd/xsimd.hpp"
-#include "../fma.hpp"
+#include "../simd/fma.hpp"
 #include "../simd/points.hpp"
 #include "../simd/stream.hpp"
 #include "plan.hpp"

@@ -16,8 +16,8 @@
 #include <utility>
 
 #include "../simd/diagnostics.hpp"
-#include "../simd/xsimd.hpp"  // first: its diagnostic guard must see xsimd before fma.hpp does
-#include "../fma.hpp"
+#include "../simd/xsimd.hpp"
+#include "../simd/fma.hpp"
 
 POLYKERN_SIMD_DIAGNOSTICS_PUSH
 namespace polykern::detail::warp {
@@ -34,7 +34,7 @@ inline constexpr std::size_t lanes<xsimd::batch<T, A>> = xsimd::batch<T, A>::siz
 
 // ---- scalar arithmetic; the SIMD backend finds the xsimd overloads of the same names by ADL ----
 inline float floor(float v) { return std::floor(v); }
-// a * b + c rounded once, for float and batches (detail/fma.hpp).
+// a * b + c rounded once, for float and batches (detail/simd/fma.hpp).
 template <class V>
 inline V fused(const V& a, const V& b, const V& c) {
   return fused_multiply_add(a, b, c);
