@@ -441,11 +441,11 @@ void w3_reference(const pk::image<float>& src, float_image& out) {
 }
 void register_fft_rows() {
 #if POLYKERN_HAS_OPENMP
-  static reference<float> landscape_ref{[](float_image& out) { w3_reference(gray_landscape(), out); }, {}};
+  static reference<float> landscape_ref{[](float_image& out) { w3_reference(gray_landscape(), out); }};
   add<float>(std::string("W3/") + fft_row + "/" + size_name(H, W), gray_landscape, &landscape_ref, 1e-3,
              correlate_with(pk::exec::openmp, w3_kernel(), pk::conv_method::fft));
 #if POLYKERN_HAS_FFTW  // without FFTW, register_all has this row
-  static reference<float> portrait_ref{[](float_image& out) { w3_reference(gray(), out); }, {}};
+  static reference<float> portrait_ref{[](float_image& out) { w3_reference(gray(), out); }};
   add<float>(std::string("W3/") + fft_row + "/" + size_name(W, H), gray, &portrait_ref, 1e-3,
              correlate_with(pk::exec::openmp, w3_kernel(), pk::conv_method::fft));
 #endif
