@@ -65,6 +65,7 @@ void smooth_neighbors(const Policy& policy, points_view<P, Dim> points, matrix_v
   const matrix_view<const T> v = values;
   const char* f = "smooth_neighbors";
   detail::require(radius >= 0, f, "radius is ", radius, "; must be >= 0");
+  detail::check_addressable(f, "points", pts);  // before any size of it is compared
   detail::sm::check_sigma(f, options.sigma);
   detail::require(v.rows == pts.count, f, "values has ", v.rows, " rows but there are ", pts.count,
                   " points; they must match");

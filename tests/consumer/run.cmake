@@ -8,6 +8,7 @@ set(consumer_options -DPOLYKERN_CONSUMER_MODE=${MODE} -DWITH_VULKAN=${WITH_VULKA
 if(MODE STREQUAL "find_package")
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${root}/polykern -G ${GENERATOR}
                           -DPOLYKERN_BUILD_TESTS=OFF -DPOLYKERN_BUILD_BENCH=OFF -DPOLYKERN_BUILD_EXAMPLES=OFF
+                          -DPOLYKERN_BUILD_PYTHON=OFF
                           -DCMAKE_INSTALL_PREFIX=${root}/prefix ${OPTIONS} COMMAND_ERROR_IS_FATAL ANY)
   execute_process(COMMAND ${CMAKE_COMMAND} --install ${root}/polykern COMMAND_ERROR_IS_FATAL ANY)
   list(APPEND consumer_options -DCMAKE_PREFIX_PATH=${root}/prefix)

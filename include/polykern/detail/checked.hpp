@@ -48,7 +48,7 @@ inline std::size_t checked_span(std::string_view fn, std::string_view arg, const
   const std::size_t max_elements = max_object_bytes / element_bytes;
   const std::size_t stride_magnitude =
       stride < 0 ? std::size_t{0} - static_cast<std::size_t>(stride) : static_cast<std::size_t>(stride);
-  require(stride_magnitude <= max_elements, fn, arg, " stride is ", stride, " elements of ", element_bytes,
+  require(rows <= 1 || stride_magnitude <= max_elements, fn, arg, " stride is ", stride, " elements of ", element_bytes,
           " bytes, more than ", max_object_bytes, " bytes; does not fit in addressable memory");
   require(row_elements <= max_elements, fn, arg, " rows are ", row_elements, " elements of ", element_bytes,
           " bytes, more than ", max_object_bytes, " bytes; does not fit in addressable memory");
