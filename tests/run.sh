@@ -39,4 +39,4 @@ ctest --test-dir "$build/asan" --output-on-failure -j "$jobs" -L unit
 # Issue 11: every libFuzzer harness for a bounded time, then TSan over the openmp cases
 # (both scripts fail with a clear message when clang 14 / libFuzzer / libomp are missing).
 bash tests/fuzz/run.sh "${POLYKERN_FUZZ_SECONDS:-60}"
-bash tests/tsan.sh
+POLYKERN_TSAN_TESTS=${POLYKERN_TSAN_TESTS:-affine smooth warp} bash tests/tsan.sh
