@@ -551,6 +551,10 @@ TYPED_TEST(Convolve, BadArgumentsThrowBeforeWriting) {
   expect_error([&] { pk::correlate(policy, src.view(), bad.view(), dst.view()); }, "kernel(1, 1) is inf");
   bad.k[4] = std::numeric_limits<float>::quiet_NaN();
   expect_error([&] { pk::convolve(policy, src.view(), bad.view(), dst.view()); }, "convolve: kernel(1, 1) is nan");
+  // A non-finite constant border (the fuzzer's find: low_rank on simd turned -inf * 0 into NaN).
+  expect_error([&] {
+    pk::correlate(policy, src.view(), k.view(), dst.view(), {pk::border::constant, -std::numeric_limits<double>::infinity()});
+  }, "correlate: border.value is -inf; a constant border's value must be finite");
   // partial overlap: dst shifted by one element inside src's memory
   auto shared = random_image<float>(8, 7, 1, 602);
   const pk::image_view<float> shifted(shared.data() + 1, 8, 6, 1, shared.row_stride());

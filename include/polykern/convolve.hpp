@@ -116,6 +116,10 @@ void check_pair(std::string_view fn, const image_view<S>& src, const image_view<
 inline void check_border(std::string_view fn, const border_spec& b) {
   const int mode = static_cast<int>(b.mode);
   require(mode >= 0 && mode <= static_cast<int>(border::wrap), fn, "border.mode is ", mode, "; not a polykern::border");
+  // A non-finite constant would reach outputs through zero taps (inf * 0 = NaN) on some
+  // methods and not on others; it is rejected rather than made policy-dependent.
+  require(b.mode != border::constant || std::isfinite(b.value), fn, "border.value is ", b.value,
+          "; a constant border's value must be finite");
 }
 
 inline void check_method(std::string_view fn, conv_method m) {
