@@ -5,16 +5,12 @@
 #include <cstddef>
 #include <utility>
 
+#include "diagnostics.hpp"
 #include "xsimd.hpp"
 
-// GCC 12 reports `__Y may be used uninitialized` (bug 105593) where AVX-512 intrinsics are
-// inlined; when <immintrin.h> was first included outside xsimd.hpp's guard (by OpenCV, say),
-// only a guard at the inlining site silences it, so this header's body has one too.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+// GCC bug 105593 (diagnostics.hpp): when <immintrin.h> was first included outside
+// xsimd.hpp's guard (by OpenCV, say), only a guard at the inlining site silences it.
+POLYKERN_SIMD_DIAGNOSTICS_PUSH
 
 namespace polykern::detail {
 
@@ -75,6 +71,4 @@ void transpose_square(float* m) {
 
 }  // namespace polykern::detail
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+POLYKERN_SIMD_DIAGNOSTICS_POP

@@ -6,16 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "diagnostics.hpp"
 #include "xsimd.hpp"
 
-// GCC 12 reports `__Y may be used uninitialized` (bug 105593) where AVX-512 intrinsics are
-// inlined; when <immintrin.h> was first included outside xsimd.hpp's guard (by OpenCV, say),
-// only a guard at the inlining site silences it, so this header's body has one too.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+// GCC bug 105593 (diagnostics.hpp): when <immintrin.h> was first included outside
+// xsimd.hpp's guard (by OpenCV, say), only a guard at the inlining site silences it.
+POLYKERN_SIMD_DIAGNOSTICS_PUSH
 
 namespace polykern::detail {
 
@@ -70,6 +66,4 @@ void store_u8(std::uint8_t* p, const V& v) {
 
 }  // namespace polykern::detail
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+POLYKERN_SIMD_DIAGNOSTICS_POP
