@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 
 #include "../../affine.hpp"
@@ -218,3 +219,24 @@ struct device_tile {
 };
 
 }  // namespace polykern::vulkan
+
+namespace polykern::detail {
+
+// The gate every device-object overload opens with (api.md §7). A device object lives in
+// one context's memory: a CPU policy cannot read it, and neither can with_fallback, which
+// may rerun the call on the CPU. Spelled as a static_assert so the error says why.
+template <class Policy>
+constexpr void require_vulkan_policy_for_device_objects() {
+  static_assert(std::is_same_v<std::remove_cvref_t<Policy>, exec::vulkan_policy>,
+                "polykern: vulkan::device_image / device_points / device_matrix / device_tile arguments need "
+                "exec::vulkan or exec::vulkan_policy{ctx}; a CPU policy or with_fallback cannot read device "
+                "memory (download() into a host image first)");
+}
+
+// A device object used with a policy on another context -> invalid_argument.
+inline void require_same_context(std::string_view fn, std::string_view arg, const vulkan::context& policy_ctx,
+                                 const vulkan::detail::device_storage& object) {
+  require(&object.owner() == &policy_ctx, fn, arg, " belongs to another vulkan::context than the policy's");
+}
+
+}  // namespace polykern::detail
