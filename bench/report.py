@@ -51,6 +51,8 @@ HEADLINE = {
 # bench/python.py): kept as they are when the report is regenerated.
 KEPT_SECTIONS = ("## Compile cost", "## Python")
 TARGET_POLICY = "openmp"  # performance.md: targets are for the openmp policy
+# performance.md sets these targets at one size; the other sizes are listed for information.
+TARGET_SIZES = {"W7": "10M", "W8": "10M", "W9": "1M"}
 
 
 def run_family(binary, repetitions, min_time, extra):
@@ -153,7 +155,10 @@ def summary(rows):
         else:
             value, met, text = ours / theirs, ours / theirs <= target, f"≤ {target}x time"
             measured = f"{value:.2f}x time"
-        out.append(f"| {workload} | {size} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {measured} | {text} | {'yes' if met else '**no**'} |")
+        verdict = "yes" if met else "**no**"
+        if TARGET_SIZES.get(workload, size) != size:
+            verdict = f"— (target set at {TARGET_SIZES[workload]})"
+        out.append(f"| {workload} | {size} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {measured} | {text} | {verdict} |")
     return "\n".join(out)
 
 
