@@ -14,18 +14,21 @@ command -v clang++ >/dev/null && compilers+=(clang++)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# "wall s (CPU s), MB" of one compile, or "failed". CPU time (user + system) is the figure
-# to trust on a machine others are loading; wall time is what a user waits on an idle one.
-measure() {
-  local cxx=$1; shift
-  if /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$cxx" "${flags[@]}" "$@" -c -o /dev/null >"$tmp/log" 2>&1; then
+# "wall s (CPU s), MB" of a compile, or "failed": the median of $runs runs (default 3; the
+# every-family rows run once), since one run on a shared machine can be 50% off. CPU time
+# (user + system) is the figure to trust on a loaded machine; wall time is what a user waits.
+runs=${POLYKERN_COMPILE_RUNS:-3}
+measure_n() {
+  local n=$1 cxx=$2; shift 2
+  : >"$tmp/runs"
+  for _ in $(seq "$n"); do
+    /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$cxx" "${flags[@]}" "$@" -c -o /dev/null >"$tmp/log" 2>&1 || { printf 'failed'; return; }
     read -r s user sys kb <"$tmp/time"
-    printf '%s s (CPU %.2f s), %d MB' "$s" "$(echo "$user + $sys" | bc)" $((kb / 1024))
-  else
-    printf 'failed'
-  fi
+    echo "$s $(echo "$user + $sys" | bc) $kb" >>"$tmp/runs"
+  done
+  sort -n "$tmp/runs" | sed -n "$(((n + 1) / 2))p" | { read -r s cpu kb; printf '%s s (CPU %.2f s), %d MB' "$s" "$cpu" $((kb / 1024)); }
 }
-
+measure() { measure_n "$runs" "$@"; }
 echo "Compile cost ($label; $(date -u +%F), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 echo
 printf '| what a user compiles |'; for c in "${compilers[@]}"; do printf ' %s |' "$("$c" --version | head -1 | sed 's/ (.*)//')"; done; echo
@@ -47,7 +50,7 @@ done
 for level in -O1 -O2 -O3; do
   printf '| every family, `-Wall -Wextra -Wpedantic %s` |' "$level"
   for c in "${compilers[@]}"; do
-    r=$(measure "$c" "$level" -Wall -Wextra -Wpedantic tests/consumer/every_family.cpp)
+    r=$(measure_n 1 "$c" "$level" -Wall -Wextra -Wpedantic tests/consumer/every_family.cpp)
     printf ' %s, %s warnings |' "$r" "$(grep -c 'warning:' "$tmp/log" || true)"
   done
   echo
