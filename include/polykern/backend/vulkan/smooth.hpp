@@ -175,7 +175,9 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, 
   vulkan::context& ctx = context_of(policy);
   kd::gpu::require_type<T>(ctx);
   const kd::query_order order = kd::make_order(t, points, kd::space::caller, each);
-  kd::gpu::graph_builder<T, Dim> builder(ctx, t, points, order);
+  // This tree lives for this call only: its device copy too (not kept by the context).
+  kd::gpu::graph_builder<T, Dim> builder(ctx, t, std::make_shared<const kd::gpu::device_tree<T, Dim>>(ctx, t), {points},
+                                         &order);
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
   // All hits in tree order (as the CPU sums them), or the nearest `keep` by distance.
   const auto m = keep ? kd::gpu::mode::fill_distance : kd::gpu::mode::fill_position;
