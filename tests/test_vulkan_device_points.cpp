@@ -286,3 +286,121 @@ TEST(VulkanDevicePointsKdtree, vulkan_QueriesOfAnotherContextAreAnInvalidArgumen
             pk::knn_neighbors(pk::exec::scalar, tree, c.q(), 3));
   expect_silent(other);
 }
+
+// ---- smooth -------------------------------------------------------------------------------
+
+namespace {
+struct smooth_case {
+  cloud c{2000, 0, 11};
+  std::size_t cols = 5;
+  std::vector<float> values = random_values<float>(2000 * 5, 12);
+  pk::neighbor_graph<float> graph;
+  pk::smooth_options options{.sigma = 0.04, .iterations = 3};
+  smooth_case() { graph = pk::radius_neighbors(pk::exec::scalar, pk::kdtree<float>(pk::exec::scalar, c.p()), c.p(), 0.08f); }
+  pk::matrix_view<const float> v() const { return {values.data(), c.n, cols}; }
+  std::vector<float> host(vk::context& ctx, pk::smooth_options o) const {
+    std::vector<float> out(values.size());
+    pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, graph, v(), pk::matrix_view<float>(out.data(), c.n, cols), o);
+    return out;
+  }
+};
+}  // namespace
+
+TEST(VulkanDevicePointsSmooth, vulkan_DeviceMatricesEqualHostViewsAndNothingComesDown) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const smooth_case s;
+  for (std::size_t iterations : {0, 1, 3}) {
+    SCOPED_TRACE(iterations);
+    pk::smooth_options o = s.options;
+    o.iterations = iterations;
+    const auto want = s.host(ctx, o);
+    vk::device_matrix<float> in(ctx, s.v()), out(ctx, s.c.n, s.cols);
+    ctx.reset_stats();
+    pk::gaussian_smooth(policy, s.graph, in, out, o);
+    EXPECT_EQ(ctx.stats().bytes_downloaded, 0u);
+    EXPECT_LE(ctx.stats().bytes_uploaded, s.graph.entries() * 8 + (s.c.n + 1) * 4 + 64);  // the graph only
+    EXPECT_EQ(download(out), want);
+    EXPECT_EQ(download(in), s.values);
+    pk::gaussian_smooth(policy, s.graph, in, in, o);  // in place
+    EXPECT_EQ(download(in), want);
+  }
+  expect_silent(ctx);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_ChannelsAndRowsChunkedByALoweredLimitEqualUnchunked) {
+  const smooth_case s;
+  vk::context& ctx = vk::default_context();
+  const auto want = s.host(ctx, s.options);
+  vk::context small(env_options());
+  // One channel of 2000 rows is 8 KB: a 20 KB binding holds two of the five channels, and
+  // a few hundred rows of the graph.
+  small.limit_binding_bytes_for_testing(20 << 10);
+  EXPECT_EQ(s.host(small, s.options), want);
+  vk::device_matrix<float> in(small, s.v()), out(small, s.c.n, s.cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, out, s.options);
+  EXPECT_EQ(download(out), want);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, in, s.options);
+  EXPECT_EQ(download(in), want);
+  expect_silent(small);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_MatrixOfAnotherContextOrShapeIsAnInvalidArgument) {
+  vk::context other(env_options());
+  vk::context& ctx = vk::default_context();
+  const smooth_case s;
+  vk::device_matrix<float> in(ctx, s.v()), out(ctx, s.c.n, s.cols), theirs(other, s.c.n, s.cols),
+      narrow(ctx, s.c.n, s.cols - 1), short_in(ctx, s.c.n - 1, s.cols);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, in, theirs, s.options), std::invalid_argument);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan_policy{other}, s.graph, in, theirs, s.options), std::invalid_argument);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, in, narrow, s.options), std::invalid_argument);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, short_in, out, s.options), std::invalid_argument);
+  pk::smooth_options bad = s.options;
+  bad.sigma = 0;
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, in, out, bad), std::invalid_argument);
+  EXPECT_EQ(download(out), std::vector<float>(s.values.size(), 0.0f));
+  EXPECT_EQ(download(theirs), std::vector<float>(s.values.size(), 0.0f));
+  expect_silent(other);
+}
+
+// ---- threads ------------------------------------------------------------------------------
+
+TEST(VulkanDevicePointsThreads, vulkan_FourThreadsOnOneContextEqualOneThread) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const smooth_case s;
+  const pk::kdtree<float> tree(policy, s.c.p());
+  // One round: device points transformed, queried against the shared tree, and device
+  // values smoothed over the graph; everything downloaded for comparison.
+  const auto round = [&] {
+    vk::device_points<float> pts(ctx, s.c.p()), moved(ctx, s.c.n);
+    pk::transform_points(policy, pts, rotation, moved);
+    const auto graph = pk::knn_neighbors(policy, tree, pts, 6);
+    vk::device_matrix<float> in(ctx, s.v()), out(ctx, s.c.n, s.cols);
+    pk::gaussian_smooth(policy, s.graph, in, out, s.options);
+    std::vector<float> r = download(moved), sm = download(out);
+    r.insert(r.end(), sm.begin(), sm.end());
+    for (float d : graph.dist2) r.push_back(d);
+    for (std::uint32_t i : graph.indices) r.push_back(static_cast<float>(i));
+    return r;
+  };
+  const std::vector<float> want = round();
+  constexpr int threads = 4, rounds = 3;
+  std::vector<std::vector<std::vector<float>>> got(threads);
+  std::vector<std::string> errors(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      try {
+        for (int r = 0; r < rounds; ++r) got[t].push_back(round());
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  for (auto& th : pool) th.join();
+  for (int t = 0; t < threads; ++t) {
+    EXPECT_EQ(errors[t], "") << "thread " << t;
+    for (const auto& r : got[t]) EXPECT_TRUE(r == want) << "thread " << t;
+  }
+  expect_silent(ctx);
+}
