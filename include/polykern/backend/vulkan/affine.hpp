@@ -7,7 +7,10 @@
 // of minStorageBufferOffsetAlignment. Each chunk carries its own segment table (the first
 // point and the coefficients of every non-empty segment it touches), so a batched call
 // with any number of segments is one dispatch per chunk, and all chunks of a window (up to
-// 512 MiB of points) go into one submission.
+// 512 MiB of points, or a quarter of the memory budget) go into one submission.
+// Host views and vulkan::device_points take the same path (gpu::transform): host points
+// are uploaded per window into pooled buffers and downloaded after it, device points are
+// bound in place.
 //
 // with_fallback: every device buffer is created before any user memory is written, and
 // an in-place call that needs more than one submission keeps its results on the host

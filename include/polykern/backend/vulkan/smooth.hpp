@@ -3,7 +3,9 @@
 // chunk's dist2 into normalised weights once, then every Jacobi pass is one dispatch of
 // smooth_pass_* per chunk, ping-ponging between two value buffers, all in one submission.
 // The values are cut into groups of channels so that one group of all rows fits a
-// binding. `out` is written only after every submission has succeeded (so with_fallback
+// binding (and a share of the memory budget); host values are uploaded and downloaded
+// per group, vulkan::device_matrix values copied on the device, through the same code
+// (smooth_on_device). Host `out` is written only after every submission has succeeded (so with_fallback
 // can rerun on the CPU, even in place). The passes are the CPU's sequence of operations;
 // only exp and the division differ in the last bits, so values agree with the CPU
 // policies to a few ulps per iteration rather than bitwise.
