@@ -372,7 +372,10 @@ neighbor_graph<T> knn_graph(vulkan::context& ctx, const tree_data<T, Dim>& t, qu
 template <class T, std::size_t Dim>
 tree_data<T, Dim> run(vulkan_tag, const exec::vulkan_policy& policy, const build_plan<T, Dim>& plan) {
   tree_data<T, Dim> t = run_cpu<T>(host_executor{}, plan);
-  gpu::resident_tree(context_of(policy), t);
+  vulkan::context& ctx = context_of(policy);
+  // A double tree on a device without shaderFloat64 is still a tree (for CPU queries);
+  // its Vulkan queries report the missing feature.
+  if (sizeof(T) == 4 || ctx.info().shader_float64) gpu::resident_tree(ctx, t);
   return t;
 }
 
