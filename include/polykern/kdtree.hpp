@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -70,8 +71,8 @@ class kdtree {
 
   kdtree() = default;
 
-  // Builds the tree with `policy` (openmp: in parallel; vulkan: on the CPU, the queries
-  // then run on the device). Rejects leaf_size 0 or above 2^20, bad views, non-finite
+  // Builds the tree with `policy` (openmp: in parallel; vulkan: on the CPU, then copied
+  // to the device, where the context keeps it for every later query; docs/smooth.md). Rejects leaf_size 0 or above 2^20, bad views, non-finite
   // coordinates, and more points than the tree's 32-bit links address (docs/smooth.md).
   template <execution_policy Policy, class U>
     requires std::is_same_v<std::remove_const_t<U>, T>
@@ -156,5 +157,54 @@ neighbor_graph<T> knn_neighbors(const Policy& policy, const kdtree<T, Dim>& tree
   const detail::kd::knn_plan<T, Dim> plan{tree.data(), q, k};
   return detail::dispatch(policy, [&](auto tag, const auto& p) { return detail::kd::run(tag, p, plan); });
 }
+
+#if POLYKERN_HAS_VULKAN
+namespace detail::kd {
+// Device queries: of the policy's context, and few enough for 32-bit rows. (A CPU policy
+// has already failed the build at require_vulkan_policy_for_device_objects.)
+template <class Policy, class T, std::size_t Dim>
+void check_device_queries(const char* function, const Policy& policy, const vulkan::device_points<T, Dim>& queries) {
+  if constexpr (std::is_same_v<Policy, exec::vulkan_policy>)
+    require_same_context(function, "queries", context_of(policy), queries);
+  require(queries.count() < std::numeric_limits<std::uint32_t>::max(), function, "queries has ", queries.count(),
+          " points; at most 2^32 - 2 are supported");
+}
+template <class Policy, class Plan>
+neighbor_graph<typename Plan::value_type> run_device(const Policy& policy, const Plan& plan, const vulkan::buffer& queries) {
+  if constexpr (std::is_same_v<Policy, exec::vulkan_policy>) {
+    const device_queries<Plan> d{plan, &queries};
+    return dispatch(policy, [&](auto tag, const auto& p) { return run(tag, p, d); });
+  } else {
+    return {};  // unreachable: the gate's static_assert has failed
+  }
+}
+}  // namespace detail::kd
+
+// The same queries with the query points on the device (api.md §7), under exec::vulkan or
+// exec::vulkan_policy{ctx} only (a CPU policy is a compile error); `queries` belongs to the
+// policy's context (invalid_argument otherwise). The graph comes back to the host. The
+// query coordinates are not checked for finiteness (that would need a download): a
+// non-finite query's row is unspecified.
+template <execution_policy Policy, class T, std::size_t Dim>
+neighbor_graph<T> radius_neighbors(const Policy& policy, const kdtree<T, Dim>& tree,
+                                   const vulkan::device_points<T, Dim>& queries, std::type_identity_t<T> radius,
+                                   std::size_t max_neighbors = 0) {
+  detail::require_vulkan_policy_for_device_objects<Policy>();
+  detail::require(radius >= 0, "radius_neighbors", "radius is ", radius, "; must be >= 0");
+  detail::kd::check_device_queries("radius_neighbors", policy, queries);
+  const detail::kd::radius_plan<T, Dim> plan{tree.data(), {nullptr, queries.count()}, radius * radius, max_neighbors};
+  return detail::kd::run_device(policy, plan, queries.storage());
+}
+
+template <execution_policy Policy, class T, std::size_t Dim>
+neighbor_graph<T> knn_neighbors(const Policy& policy, const kdtree<T, Dim>& tree,
+                                const vulkan::device_points<T, Dim>& queries, std::size_t k) {
+  detail::require_vulkan_policy_for_device_objects<Policy>();
+  detail::require(k >= 1, "knn_neighbors", "k is 0; must be >= 1");
+  detail::kd::check_device_queries("knn_neighbors", policy, queries);
+  const detail::kd::knn_plan<T, Dim> plan{tree.data(), {nullptr, queries.count()}, k};
+  return detail::kd::run_device(policy, plan, queries.storage());
+}
+#endif
 
 }  // namespace polykern

@@ -32,6 +32,24 @@ struct smooth_options {
   std::size_t iterations = 1;
 };
 
+namespace detail::sm {
+// gaussian_smooth's checks, written once for host views and device matrices (a device
+// matrix's views are {nullptr, rows, cols}); check_values(function) checks where the
+// values are (overlap, context) and their shapes.
+template <class Policy, class T, class CheckValues>
+graph_plan<T> checked_graph_plan(const Policy& policy, const neighbor_graph<T>& graph, matrix_view<const T> v,
+                                 matrix_view<T> out, smooth_options options, const CheckValues& check_values) {
+  const char* f = "gaussian_smooth";
+  check_sigma(f, options.sigma);
+  check_graph(graph);
+  require(v.rows == graph.rows(), f, "values has ", v.rows, " rows but the graph has ", graph.rows(),
+          "; they must match");
+  check_values(f);
+  check_graph_entries(graph, v.rows, kd::host_executor_for(policy));
+  return {graph, v, out, exponent_scale<T>(options.sigma), options.iterations};
+}
+}  // namespace detail::sm
+
 // Jacobi iterations of Gaussian-weighted neighbour averaging, all columns at once:
 // out_i = sum_j w_ij v_j / sum_j w_ij, w_ij = exp(-dist2_ij / (2 sigma^2)), the weights
 // computed once per call. A row with no neighbour other than itself keeps v_i. `out` may
@@ -42,17 +60,36 @@ template <execution_policy Policy, class T, class U>
 void gaussian_smooth(const Policy& policy, const neighbor_graph<T>& graph, matrix_view<U> values, matrix_view<T> out,
                      smooth_options options) {
   const matrix_view<const T> v = values;
-  const char* f = "gaussian_smooth";
-  detail::sm::check_sigma(f, options.sigma);
-  detail::sm::check_graph(graph);
-  detail::require(v.rows == graph.rows(), f, "values has ", v.rows, " rows but the graph has ", graph.rows(),
-                  "; they must match");
-  detail::sm::check_out<T>(f, v, out);
-  detail::sm::check_graph_entries(graph, v.rows, detail::kd::host_executor_for(policy));
-  const detail::sm::graph_plan<T> plan{graph, v, out, detail::sm::exponent_scale<T>(options.sigma),
-                                       options.iterations};
+  const detail::sm::graph_plan<T> plan = detail::sm::checked_graph_plan(
+      policy, graph, v, out, options, [&](const char* f) { detail::sm::check_out<T>(f, v, out); });
   detail::dispatch(policy, [&](auto tag, const auto& p) { detail::sm::run(tag, p, plan); });
 }
+
+#if POLYKERN_HAS_VULKAN
+// The same on device-resident values (api.md §7), under exec::vulkan or
+// exec::vulkan_policy{ctx} only (a CPU policy is a compile error): `values` and `out`
+// belong to the policy's context (invalid_argument otherwise) and have the same shape;
+// `out` may be `values` itself. The graph is uploaded; nothing is downloaded.
+template <execution_policy Policy, class T>
+void gaussian_smooth(const Policy& policy, const neighbor_graph<T>& graph, const vulkan::device_matrix<T>& values,
+                     vulkan::device_matrix<T>& out, smooth_options options) {
+  detail::require_vulkan_policy_for_device_objects<Policy>();
+  const matrix_view<const T> v(nullptr, values.rows(), values.cols());
+  const matrix_view<T> o(nullptr, out.rows(), out.cols());
+  const detail::sm::graph_plan<T> plan = detail::sm::checked_graph_plan(policy, graph, v, o, options, [&](const char* f) {
+    if constexpr (std::is_same_v<Policy, exec::vulkan_policy>) {
+      detail::require_same_context(f, "values", detail::context_of(policy), values);
+      detail::require_same_context(f, "out", detail::context_of(policy), out);
+    }
+    detail::require(o.rows == v.rows && o.cols == v.cols, f, "out is ", o.rows, "x", o.cols, "; must match values (",
+                    v.rows, "x", v.cols, ")");
+  });
+  if constexpr (std::is_same_v<Policy, exec::vulkan_policy>) {
+    const detail::sm::device_graph_plan<T> d{plan, &values.storage(), &out.storage()};
+    detail::dispatch(policy, [&](auto tag, const auto& p) { detail::sm::run(tag, p, d); });
+  }
+}
+#endif
 
 // The one-call pipeline: a KD-tree over `points`, the radius graph of the points
 // themselves (max_neighbors > 0 keeps the nearest ones), then gaussian_smooth. The result

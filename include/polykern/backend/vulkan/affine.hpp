@@ -7,7 +7,10 @@
 // of minStorageBufferOffsetAlignment. Each chunk carries its own segment table (the first
 // point and the coefficients of every non-empty segment it touches), so a batched call
 // with any number of segments is one dispatch per chunk, and all chunks of a window (up to
-// 512 MiB of points) go into one submission.
+// 512 MiB of points, or a quarter of the memory budget) go into one submission.
+// Host views and vulkan::device_points take the same path (gpu::transform): host points
+// are uploaded per window into pooled buffers and downloaded after it, device points are
+// bound in place.
 //
 // with_fallback: every device buffer is created before any user memory is written, and
 // an in-place call that needs more than one submission keeps its results on the host
@@ -22,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <numeric>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -31,6 +35,23 @@
 #include "context.hpp"
 #include "shaders/affine_f32.spv.hpp"
 #include "shaders/affine_f64.spv.hpp"
+
+// Declared here, defined in device_data.hpp, which includes <polykern/affine.hpp> (for
+// affine2) and so cannot be included by it: the device overloads of affine.hpp name
+// them, and any call of those has a device_points object, hence the definitions.
+namespace polykern::vulkan {
+namespace detail {
+class device_storage;
+}
+template <class T, std::size_t Dim>
+class device_points;
+}  // namespace polykern::vulkan
+namespace polykern::detail {
+template <class Policy>
+constexpr void require_vulkan_policy_for_device_objects();
+inline void require_same_context(std::string_view fn, std::string_view arg, const vulkan::context& policy_ctx,
+                                 const vulkan::detail::device_storage& object);
+}  // namespace polykern::detail
 
 namespace polykern::detail::affine {
 
@@ -114,10 +135,25 @@ std::vector<window> plan(const job<T>& j, std::uint64_t binding_bytes, std::uint
 
 }  // namespace gpu
 
+// A call on device-resident points (api.md §7): the job's coefficients and segments
+// (in/out null, strides 3), and the buffers of the vulkan::device_points objects; `in`
+// and `out` are the same buffer for an in-place call.
 template <class T>
-void run(vulkan_tag, const auto& policy, const job<T>& j) {
+struct device_job {
+  job<T> j;
+  const vulkan::buffer* in = nullptr;
+  const vulkan::buffer* out = nullptr;
+};
+
+namespace gpu {
+
+// The one device path. Host views (dev_in == nullptr): each window's input is uploaded
+// into a pooled buffer, transformed there and downloaded, one submission per window.
+// Device points: the chunks bind the objects' buffers at the points' own offsets, and
+// nothing but the segment tables crosses the bus.
+template <class T>
+void transform(vulkan::context& ctx, const job<T>& j, const vulkan::buffer* dev_in, const vulkan::buffer* dev_out) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
-  vulkan::context& ctx = context_of(policy);
   const vulkan::device_info& info = ctx.info();
   if constexpr (std::is_same_v<T, double>) {
     if (!info.shader_float64)
@@ -125,6 +161,7 @@ void run(vulkan_tag, const auto& policy, const job<T>& j) {
                          "double points need a device with shaderFloat64; " + info.name + " has none");
   }
   if (j.count == 0) return;
+  const bool device = dev_in != nullptr;
 
   // Chunk starts are multiples of `unit` points, so that every binding offset (input at
   // in_stride, output at 3 elements per point) is a multiple of the offset alignment.
@@ -134,7 +171,10 @@ void run(vulkan_tag, const auto& policy, const job<T>& j) {
   const std::uint64_t unit_in = alignment / std::gcd(alignment, in_point), unit_out = alignment / std::gcd(alignment, out_point);
   const std::size_t unit = static_cast<std::size_t>(std::lcm(unit_in, unit_out));
   const std::uint64_t binding_bytes = ctx.max_binding_bytes();
-  const std::uint64_t budget = std::clamp<std::uint64_t>(16 * binding_bytes, binding_bytes, gpu::window_bytes);
+  // A host window is staged in device memory: at most a quarter of the memory budget.
+  const std::uint64_t budget = std::clamp<std::uint64_t>(
+      std::min<std::uint64_t>(16 * binding_bytes, ctx.memory_budget() / 4), std::min(binding_bytes, std::uint64_t{1} << 20),
+      gpu::window_bytes);
   const std::vector<gpu::window> windows = gpu::plan(j, binding_bytes, budget, unit);
 
   // Sizes of the largest window, so one set of buffers serves them all.
@@ -161,21 +201,24 @@ void run(vulkan_tag, const auto& policy, const job<T>& j) {
                                        std::is_same_v<T, float> ? std::span<const std::uint32_t>(vulkan::shaders::affine_f32)
                                                                 : std::span<const std::uint32_t>(vulkan::shaders::affine_f64),
                                        4, sizeof(gpu::push_constants<T>), spec});
-  // Packed xyz input: the shader writes each point where it read it, so one device buffer
-  // serves as input and output (half the device memory, and on unified-memory devices half
-  // the fresh pages to fault in per call).
-  const bool shared = j.in_stride == 3;
-  vulkan::buffer in_buf(ctx, in_size), own_out(shared ? vulkan::buffer() : vulkan::buffer(ctx, out_size));
-  const vulkan::buffer& out_buf = shared ? in_buf : own_out;
+  // Host views with packed xyz input: the shader writes each point where it read it, so one
+  // device buffer serves as input and output (half the device memory, and on unified-memory
+  // devices half the fresh pages to fault in per call).
+  const bool shared = !device && j.in_stride == 3;
+  vulkan::buffer own_in(device ? vulkan::buffer() : vulkan::buffer(ctx, in_size));
+  vulkan::buffer own_out(device || shared ? vulkan::buffer() : vulkan::buffer(ctx, out_size));
+  const vulkan::buffer& in_buf = device ? *dev_in : own_in;
+  const vulkan::buffer& out_buf = device ? *dev_out : shared ? own_in : own_out;
   vulkan::buffer starts_buf(ctx, starts_size), mats_buf(ctx, mats_size);
 
-  // Where results go: straight into `out` when it is packed xyz and no later submission
-  // can fail after the input was overwritten; otherwise into `host` (packed xyz), copied
-  // into `out` per window (strided out) or after the last window (in place, several windows).
-  const bool stage_all = j.in_place() && windows.size() > 1;
+  // Host views: where results go. Straight into `out` when it is packed xyz and no later
+  // submission can fail after the input was overwritten; otherwise into `host` (packed
+  // xyz), copied into `out` per window (strided out) or after the last window (in place,
+  // several windows).
+  const bool stage_all = !device && j.in_place() && windows.size() > 1;
   const bool direct = j.out_stride == 3 && !stage_all;
   std::vector<T> host;
-  if (!direct) host.resize(stage_all ? 3 * j.count : static_cast<std::size_t>(out_size / sizeof(T)));
+  if (!device && !direct) host.resize(stage_all ? 3 * j.count : static_cast<std::size_t>(out_size / sizeof(T)));
   const auto scatter = [&](const T* packed, std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i, packed += 3) {
       T* q = j.out + static_cast<std::ptrdiff_t>(i) * j.out_stride;
@@ -188,6 +231,9 @@ void run(vulkan_tag, const auto& policy, const job<T>& j) {
   const std::uint32_t max_groups = std::max(1u, info.max_workgroup_count[0]);
   for (const auto& w : windows) {
     const std::size_t first = w.chunks.front().begin, last = w.chunks.back().end;
+    // The buffers hold the window from point `base` on: the window itself (host), or
+    // every point (device).
+    const std::size_t base = device ? 0 : first;
     // The segment tables of the whole window, each chunk's part at an aligned offset.
     std::vector<std::uint32_t> starts(starts_size / 4);
     mats.assign(static_cast<std::size_t>(mats_size / sizeof(T)), T(0));
@@ -203,16 +249,19 @@ void run(vulkan_tag, const auto& policy, const job<T>& j) {
       }
       s_at += (c.table_end - c.table_begin) * 4, m_at += (c.table_end - c.table_begin) * 12 * sizeof(T);
     }
+    // Only tables of more than dispatch_per_segment_up_to entries are read by the shader.
     cmd.upload(starts_buf, starts.data(), s_at);
     cmd.upload(mats_buf, mats.data(), m_at);
-    const std::uint64_t window_in = (w.chunks.back().begin - first) * in_point + in_bytes_of(last - w.chunks.back().begin);
-    cmd.upload(in_buf, j.in + static_cast<std::ptrdiff_t>(first) * j.in_stride, window_in);
+    if (!device) {
+      const std::uint64_t window_in = (w.chunks.back().begin - first) * in_point + in_bytes_of(last - w.chunks.back().begin);
+      cmd.upload(in_buf, j.in + static_cast<std::ptrdiff_t>(first) * j.in_stride, window_in);
+    }
     for (std::size_t k = 0; k < w.chunks.size(); ++k) {
       const auto& c = w.chunks[k];
       const std::size_t n = c.end - c.begin, entries = c.table_end - c.table_begin;
       const std::initializer_list<vulkan::binding> bindings = {
-          vulkan::binding(in_buf, (c.begin - first) * in_point, in_bytes_of(n)),
-          vulkan::binding(out_buf, (c.begin - first) * out_point, n * out_point),
+          vulkan::binding(in_buf, (c.begin - base) * in_point, in_bytes_of(n)),
+          vulkan::binding(out_buf, (c.begin - base) * out_point, n * out_point),
           vulkan::binding(starts_buf, starts_at[k], entries * 4),
           vulkan::binding(mats_buf, mats_at[k], entries * 12 * sizeof(T))};
       // Points [from, to) of the chunk: with `segment` (one table entry, push constants),
@@ -235,12 +284,26 @@ void run(vulkan_tag, const auto& policy, const job<T>& j) {
         dispatch(0, n, entries);
       }
     }
-    T* destination = direct ? j.out + 3 * first : stage_all ? host.data() + 3 * first : host.data();
-    cmd.download(out_buf, destination, (last - first) * out_point);
+    if (!device) {
+      T* destination = direct ? j.out + 3 * first : stage_all ? host.data() + 3 * first : host.data();
+      cmd.download(out_buf, destination, (last - first) * out_point);
+    }
     cmd.submit();
-    if (!direct && !stage_all) scatter(host.data(), first, last);
+    if (!device && !direct && !stage_all) scatter(host.data(), first, last);
   }
   if (stage_all) scatter(host.data(), 0, j.count);
+}
+
+}  // namespace gpu
+
+template <class T>
+void run(vulkan_tag, const auto& policy, const job<T>& j) {
+  gpu::transform(context_of(policy), j, nullptr, nullptr);
+}
+
+template <class T>
+void run(vulkan_tag, const auto& policy, const device_job<T>& d) {
+  gpu::transform(context_of(policy), d.j, d.in, d.out);
 }
 
 }  // namespace polykern::detail::affine

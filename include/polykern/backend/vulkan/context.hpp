@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "../../execution.hpp"
@@ -294,6 +295,22 @@ class context {
   void trim_pool() { trim_to(0); }  // frees every idle buffer
   std::size_t pool_idle_bytes() const { return idle_bytes_.load(); }
 
+  // ---- device copies of host objects (a kdtree's tree) ----
+  // The object make() returns for `owner` (a token the host object holds), made on the
+  // first call and kept by the context while `owner` lives and the context does, so the
+  // host object may die before or after the context. Objects of owners that have died
+  // are freed at the next call (and with the context).
+  template <class Object, class Make>
+  std::shared_ptr<const Object> resident(const std::shared_ptr<const void>& owner, const Make& make) {
+    std::lock_guard lock(residents_mutex_);
+    std::erase_if(residents_, [](const auto& r) { return r.first.expired(); });
+    for (const auto& [key, object] : residents_)
+      if (!key.owner_before(owner) && !owner.owner_before(key)) return std::static_pointer_cast<const Object>(object);
+    std::shared_ptr<const Object> made = make();
+    residents_.emplace_back(owner, made);
+    return made;
+  }
+
   // ---- recording and submission (used by vulkan::commands) ----
   std::unique_ptr<recorder> acquire_recorder() {
     {
@@ -450,6 +467,7 @@ class context {
       vkDeviceWaitIdle(device_);
       for (auto& r : idle_recorders_) destroy_recorder(*r);
       idle_recorders_.clear();
+      residents_.clear();  // their buffers return to the pool, freed next
       trim_pool();
       pipelines_.clear();
       if (cache_) vkDestroyPipelineCache(device_, cache_, nullptr);
@@ -734,6 +752,8 @@ class context {
   std::mutex pool_mutex_;                           // idle_
   std::vector<std::unique_ptr<allocation>> idle_;  // oldest first
   std::atomic<std::size_t> idle_bytes_{0}, held_bytes_{0}, pool_limit_{0};
+  std::mutex residents_mutex_;
+  std::vector<std::pair<std::weak_ptr<const void>, std::shared_ptr<const void>>> residents_;
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
 };

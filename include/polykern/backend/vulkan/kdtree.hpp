@@ -1,12 +1,16 @@
 // KD-tree neighbour search, part 4: the Vulkan policy. The tree is built on the CPU
-// (OpenMP when available) and uploaded; the queries run in radius_f32/f64.comp, one
-// invocation per query, in the tree's order (nearby queries in the same workgroup).
-// Radius rows take two passes: one counts each row, the host turns the counts into CSR
-// offsets, one fills the rows. Work is cut into chunks of caller rows so that no binding
-// exceeds ctx.max_binding_bytes(); every chunk has its own buffers (offset 0), so the
-// offset alignment never comes into play. Distances are bitwise the CPU's (the same fold,
-// `precise`, FMA as the CPU build does), and rows are ordered by the same unique keys, so
-// the graph is the CPU's graph.
+// (OpenMP when available); its device copy is kept by the context (context::resident)
+// from the build under a Vulkan policy, or the first Vulkan query, on for every later
+// query on that context: a query uploads only its queries (host views), or nothing but
+// row offsets (vulkan::device_points). The queries run in radius_f32/f64.comp, one
+// invocation per query, host queries in the tree's order (nearby queries in the same
+// workgroup), device queries in their own. Radius rows take two passes: one counts each
+// row, the host turns the counts into CSR offsets, one fills the rows. Work is cut into
+// chunks of caller rows so that no binding exceeds ctx.max_binding_bytes() nor a share of
+// ctx.memory_budget(); queries are bound at aligned offsets with the rest of the offset
+// in the push constants, row buffers have their own buffers. Distances are bitwise the
+// CPU's (the same fold, `precise`, FMA as the CPU build does), and rows are ordered by the
+// same unique keys, so the graph is the CPU's graph.
 #pragma once
 #include "../../execution.hpp"
 
@@ -16,6 +20,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <numeric>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "../../detail/executor.hpp"
@@ -23,16 +30,19 @@
 #include "buffer.hpp"
 #include "commands.hpp"
 #include "context.hpp"
+#include "device_data.hpp"
 #include "shaders/radius_f32.spv.hpp"
 #include "shaders/radius_f64.spv.hpp"
 
 namespace polykern::detail::kd {
 
-// The tree is built on the host (every core when OpenMP is on), then uploaded per call.
-template <class T, std::size_t Dim>
-tree_data<T, Dim> run(vulkan_tag, const exec::vulkan_policy&, const build_plan<T, Dim>& plan) {
-  return run_cpu<T>(host_executor{}, plan);
-}
+// Queries of a call on device-resident points: the plan (its `queries` view is
+// {nullptr, count}) and the buffer of the vulkan::device_points.
+template <class Plan>
+struct device_queries {
+  Plan plan;
+  const vulkan::buffer* queries;
+};
 
 namespace gpu {
 
@@ -54,6 +64,13 @@ inline void require_binding(vulkan::context& ctx, std::uint64_t bytes, const cha
                               ctx.max_binding_bytes()));
 }
 
+// Bytes one chunk of per-call work (queries, rows) may bind: one binding, and at most an
+// eighth of the memory the device has left (never below 1 MiB, or the binding if smaller).
+inline std::uint64_t chunk_bytes(vulkan::context& ctx) {
+  const std::uint64_t binding = ctx.max_binding_bytes();
+  return std::min(binding, std::max<std::uint64_t>(ctx.memory_budget() / 8, std::uint64_t{1} << 20));
+}
+
 // A 2D grid of workgroups covering `invocations` (x is capped at 65535).
 struct grid {
   std::uint32_t x = 0, y = 0;
@@ -69,8 +86,11 @@ inline grid grid_for(vulkan::context& ctx, std::size_t invocations) {
 }
 
 template <class T>
-struct radius_push {
-  std::uint32_t invocations, slots, leaf_stride, nodes, mode, pad[3];
+struct radius_push {  // matches Push in radius_body.glsl
+  std::uint32_t invocations, slots, leaf_stride, nodes, mode;
+  std::uint32_t query_base;      // element of the bound queries where this chunk's query 0 starts
+  std::uint32_t identity_order;  // 1: invocation i is query i (the Order binding is not read)
+  std::uint32_t pad;
   T r2;
 };
 enum mode : std::uint32_t { count = 0, fill_position = 1, fill_distance = 2, fill_knn = 3 };
@@ -93,7 +113,7 @@ void upload_vector(vulkan::commands& cmd, const vulkan::buffer& dst, const std::
 template <class T, std::size_t Dim>
 struct device_tree {
   vulkan::buffer coords, boxes, tree_u;
-  device_tree(vulkan::context& ctx, vulkan::commands& cmd, const tree_data<T, Dim>& t) {
+  device_tree(vulkan::context& ctx, const tree_data<T, Dim>& t) {
     const std::size_t links = t.link.size();
     require_binding(ctx, t.coords.size() * sizeof(T), "the tree's coordinates");
     require_binding(ctx, t.box.size() * sizeof(T), "the tree's boxes");
@@ -101,12 +121,22 @@ struct device_tree {
     coords = vulkan::buffer(ctx, t.coords.size() * sizeof(T));
     boxes = vulkan::buffer(ctx, t.box.size() * sizeof(T));
     tree_u = vulkan::buffer(ctx, (t.perm.size() + links) * sizeof(std::uint32_t));
+    vulkan::commands cmd(ctx);
     cmd.upload(coords, t.coords.data(), t.coords.size() * sizeof(T));
     cmd.upload(boxes, t.box.data(), t.box.size() * sizeof(T));
     cmd.upload(tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
     cmd.upload(tree_u, t.link.data(), links * sizeof(std::uint32_t), t.perm.size() * sizeof(std::uint32_t));
+    cmd.submit();
   }
 };
+
+// The device copy `ctx` keeps of a kdtree's tree: uploaded on the first call for this
+// tree (and its copies) on this context, then shared by every later call.
+template <class T, std::size_t Dim>
+std::shared_ptr<const device_tree<T, Dim>> resident_tree(vulkan::context& ctx, const tree_data<T, Dim>& t) {
+  require_type<T>(ctx);
+  return ctx.resident<device_tree<T, Dim>>(t.identity, [&] { return std::make_shared<const device_tree<T, Dim>>(ctx, t); });
+}
 
 // A chunk of the graph on the device: rows [row0, row0 + rows) with relative offsets.
 template <class T>
@@ -115,26 +145,35 @@ struct device_rows {
   vulkan::buffer offsets, index, dist;  // rows + 1, entries, entries
 };
 
+// Where a call's queries are: a host view (uploaded once per chunk, in the tree's order)
+// or a device buffer of packed points (bound in place, in their own order).
+template <class T, std::size_t Dim>
+struct query_source {
+  points_view<const T, Dim> host;  // count is the number of queries either way
+  const vulkan::buffer* device = nullptr;
+};
+
 // Runs neighbour queries on the device and produces the graph's chunks there; the
 // caller downloads them (radius_neighbors, knn_neighbors) or smooths over them.
 template <class T, std::size_t Dim>
 class graph_builder {
  public:
-  graph_builder(vulkan::context& ctx, const tree_data<T, Dim>& t, points_view<const T, Dim> queries,
-                const query_order& order)
-      : ctx_(ctx), t_(t), queries_(queries), nq_(queries.count) {
+  graph_builder(vulkan::context& ctx, const tree_data<T, Dim>& t, std::shared_ptr<const device_tree<T, Dim>> tree,
+                query_source<T, Dim> queries, const query_order* order)
+      : ctx_(ctx), t_(t), queries_(queries), nq_(queries.host.count), tree_(std::move(tree)) {
     require_type<T>(ctx);
-    {
-      vulkan::commands cmd(ctx);
-      tree_ = std::make_unique<device_tree<T, Dim>>(ctx, cmd, t);
-      cmd.submit();
-    }
-    const std::uint64_t limit = ctx.max_binding_bytes();
-    max_rows_ = std::max<std::uint64_t>(1, std::min<std::uint64_t>(limit / (Dim * sizeof(T)), limit / 4 - 1));
-    // Each query's place in the order, kept per chunk of max_rows_ caller rows.
+    const std::uint64_t point = Dim * sizeof(T);
+    // Device queries are bound from an aligned offset at or before their chunk's first.
+    align_ = std::lcm<std::uint64_t>(std::max<std::uint64_t>(1, ctx.info().min_storage_buffer_offset_alignment), sizeof(T));
+    const std::uint64_t limit = chunk_bytes(ctx);
+    const std::uint64_t for_queries = limit > align_ ? limit - align_ : 0;
+    max_rows_ = std::max<std::uint64_t>(1, std::min<std::uint64_t>(for_queries / point, limit / 4 - 1));
     const std::size_t chunks = (nq_ + max_rows_ - 1) / max_rows_;
+    query_buffers_.resize(queries_.device ? 0 : chunks);
+    if (!order) return;  // device queries: identity order
+    // Each query's place in the order, kept per chunk of max_rows_ caller rows.
     order_.resize(chunks);
-    for (std::uint32_t q : order.order) order_[q / max_rows_].push_back(static_cast<std::uint32_t>(q % max_rows_));
+    for (std::uint32_t q : order->order) order_[q / max_rows_].push_back(static_cast<std::uint32_t>(q % max_rows_));
   }
 
   // Row lengths of a radius query (count pass), with at most `keep` (0: all) per row.
@@ -143,18 +182,17 @@ class graph_builder {
     if (nq_ == 0) return {};
     vulkan::commands cmd(ctx_);
     struct pass {
-      vulkan::buffer q, o, c;
+      vulkan::buffer o, c;
     };
     std::vector<pass> passes;
-    passes.reserve(order_.size());  // downloads refer to these buffers until the submit
-    for (std::size_t c = 0; c < order_.size(); ++c) {
+    const std::size_t chunks = (nq_ + max_rows_ - 1) / max_rows_;
+    passes.reserve(chunks);  // downloads refer to these buffers until the submit
+    for (std::size_t c = 0; c < chunks; ++c) {
       const std::size_t r0 = c * max_rows_, rows = std::min<std::size_t>(max_rows_, nq_ - r0);
       auto& p = passes.emplace_back();
-      p.q = upload_queries(cmd, r0, rows);
-      p.o = vulkan::buffer(ctx_, rows * 4);
       p.c = vulkan::buffer(ctx_, rows * 4);
-      upload_vector(cmd, p.o, order_[c]);
-      dispatch(cmd, p.q, p.o, p.c, p.c, p.c, rows, mode::count, r2);
+      const vulkan::buffer& o = order_buffer(cmd, p.o, c, r0, rows, p.c);
+      dispatch(cmd, r0, rows, o, p.c, p.c, p.c, mode::count, r2);
       cmd.download(p.c, counts.data() + r0, rows * 4);
     }
     cmd.submit();
@@ -172,10 +210,9 @@ class graph_builder {
                                    const OnChunk& on_chunk) {
     std::vector<device_rows<T>> out;
     if (nq_ == 0) return out;
-    const std::uint64_t limit = ctx_.max_binding_bytes();
-    const std::uint64_t max_entries = limit / std::max<std::size_t>(sizeof(T), 4);
+    const std::uint64_t max_entries = chunk_bytes(ctx_) / std::max<std::size_t>(sizeof(T), 4);
     vulkan::commands cmd(ctx_);
-    std::vector<vulkan::buffer> keep_alive;  // queries and orders of chunks not yet submitted
+    std::vector<vulkan::buffer> keep_alive;  // orders of chunks not yet submitted
     std::size_t r0 = 0;
     while (r0 < nq_) {
       // The longest run of rows from r0 that fits (and stays within one count chunk).
@@ -192,23 +229,15 @@ class graph_builder {
       d.entries = entries;
       std::vector<std::uint32_t> offsets(d.rows + 1, 0);
       for (std::size_t i = 0; i < d.rows; ++i) offsets[i + 1] = offsets[i] + static_cast<std::uint32_t>(lengths[r0 + i]);
-      // The chunk's order: the order of its count chunk restricted to [r0, r1).
-      std::vector<std::uint32_t> order;
-      order.reserve(d.rows);
-      const std::size_t base = r0 / max_rows_ * max_rows_;
-      for (std::uint32_t q : order_[r0 / max_rows_])
-        if (base + q >= r0 && base + q < r1) order.push_back(static_cast<std::uint32_t>(base + q - r0));
-      vulkan::buffer q = upload_queries(cmd, r0, d.rows);
-      vulkan::buffer o(ctx_, d.rows * 4);
-      upload_vector(cmd, o, order);
       d.offsets = vulkan::buffer(ctx_, (d.rows + 1) * 4);
       d.index = vulkan::buffer(ctx_, entries * 4);
       d.dist = vulkan::buffer(ctx_, entries * sizeof(T));
       upload_vector(cmd, d.offsets, offsets);
-      dispatch(cmd, q, o, d.offsets, d.index, d.dist, d.rows, m, r2);
+      vulkan::buffer o;
+      const vulkan::buffer& order = order_buffer(cmd, o, r0 / max_rows_, r0, d.rows, d.offsets);
+      dispatch(cmd, r0, d.rows, order, d.offsets, d.index, d.dist, m, r2);
       on_chunk(cmd, d);
       if (keep_on_device) {
-        keep_alive.push_back(std::move(q));
         keep_alive.push_back(std::move(o));
       } else {
         cmd.submit();
@@ -221,25 +250,55 @@ class graph_builder {
   }
 
  private:
-  vulkan::buffer upload_queries(vulkan::commands& cmd, std::size_t r0, std::size_t rows) {
-    std::vector<T> packed(rows * Dim);
-    for (std::size_t i = 0; i < rows; ++i)
-      for (std::size_t d = 0; d < Dim; ++d) packed[i * Dim + d] = queries_[r0 + i][d];
-    vulkan::buffer b(ctx_, packed.size() * sizeof(T));
-    upload_vector(cmd, b, packed);
-    return b;
+  // The order of rows [r0, r0 + rows) of count chunk c, uploaded into `own`: the chunk's
+  // order restricted to them. Device queries need none (`unused` is bound instead).
+  const vulkan::buffer& order_buffer(vulkan::commands& cmd, vulkan::buffer& own, std::size_t c, std::size_t r0,
+                                     std::size_t rows, const vulkan::buffer& unused) {
+    if (order_.empty()) return unused;
+    std::vector<std::uint32_t> order;
+    order.reserve(rows);
+    const std::size_t base = c * max_rows_;
+    for (std::uint32_t q : order_[c])
+      if (base + q >= r0 && base + q < r0 + rows) order.push_back(static_cast<std::uint32_t>(base + q - r0));
+    own = vulkan::buffer(ctx_, rows * 4);
+    upload_vector(cmd, own, order);
+    return own;
   }
 
-  void dispatch(vulkan::commands& cmd, const vulkan::buffer& q,
-                const vulkan::buffer& o, const vulkan::buffer& rows, const vulkan::buffer& index,
-                const vulkan::buffer& dist, std::size_t invocations, mode m, T r2) {
+  // The binding of the queries of rows [r0, r0 + rows) and the element of query r0 in it.
+  // Host queries: count chunk c's buffer, packed and uploaded on first use, then kept for
+  // the fill pass. Device queries: the object's buffer from an aligned offset.
+  std::pair<vulkan::binding, std::uint32_t> query_binding(vulkan::commands& cmd, std::size_t r0, std::size_t rows) {
+    const std::uint64_t point = Dim * sizeof(T);
+    if (queries_.device) {
+      const std::uint64_t at = r0 * point, from = at / align_ * align_;
+      return {vulkan::binding(*queries_.device, from, at - from + rows * point),
+              static_cast<std::uint32_t>((at - from) / sizeof(T))};
+    }
+    const std::size_t c = r0 / max_rows_, base = c * max_rows_;
+    vulkan::buffer& b = query_buffers_[c];
+    if (!b.handle()) {
+      const std::size_t n = std::min<std::size_t>(max_rows_, nq_ - base);
+      b = vulkan::buffer(ctx_, n * point);
+      T* packed = static_cast<T*>(cmd.upload_area(b, n * point));
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t d = 0; d < Dim; ++d) packed[i * Dim + d] = queries_.host[base + i][d];
+    }
+    return {vulkan::binding(b), static_cast<std::uint32_t>((r0 - base) * Dim)};
+  }
+
+  void dispatch(vulkan::commands& cmd, std::size_t r0, std::size_t invocations, const vulkan::buffer& o,
+                const vulkan::buffer& rows, const vulkan::buffer& index, const vulkan::buffer& dist, mode m, T r2) {
     const auto& pipe = radius_pipeline<T>(ctx_, Dim);
+    const auto [q, query_base] = query_binding(cmd, r0, invocations);
     radius_push<T> push{};
     push.invocations = static_cast<std::uint32_t>(invocations);
     push.slots = static_cast<std::uint32_t>(t_.slots);
     push.leaf_stride = static_cast<std::uint32_t>(t_.leaf_stride);
     push.nodes = static_cast<std::uint32_t>(t_.nodes());
     push.mode = m;
+    push.query_base = query_base;
+    push.identity_order = order_.empty() ? 1u : 0u;
     push.r2 = r2;
     const grid g = grid_for(ctx_, invocations);
     cmd.barrier();
@@ -249,11 +308,13 @@ class graph_builder {
 
   vulkan::context& ctx_;
   const tree_data<T, Dim>& t_;
-  points_view<const T, Dim> queries_;
+  query_source<T, Dim> queries_;
   std::size_t nq_;
   std::size_t max_rows_ = 1;
+  std::uint64_t align_ = 1;
   std::vector<std::vector<std::uint32_t>> order_;  // per count chunk: queries relative to its first row
-  std::unique_ptr<device_tree<T, Dim>> tree_;
+  std::vector<vulkan::buffer> query_buffers_;       // per count chunk (host queries)
+  std::shared_ptr<const device_tree<T, Dim>> tree_;
 };
 
 // Downloads the chunks' rows into a host graph.
@@ -277,35 +338,63 @@ neighbor_graph<T> host_graph(const std::vector<std::uint64_t>& lengths) {
   return g;
 }
 
-}  // namespace gpu
-
+// The graph of one radius query (keep: at most that many per row, 0: all).
 template <class T, std::size_t Dim>
-neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const radius_plan<T, Dim>& plan) {
-  const tree_data<T, Dim>& t = plan.tree;
-  const points_view<const T, Dim> queries = plan.queries;
-  const T r2 = plan.r2;
-  const std::size_t keep = plan.keep;
-  vulkan::context& ctx = context_of(policy);
-  const query_order order = make_order(t, queries, space::caller, host_executor{});
-  gpu::graph_builder<T, Dim> builder(ctx, t, queries, order);
+neighbor_graph<T> radius_graph(vulkan::context& ctx, const tree_data<T, Dim>& t, query_source<T, Dim> queries, T r2,
+                               std::size_t keep) {
+  const auto tree = resident_tree(ctx, t);
+  std::optional<query_order> order;
+  if (!queries.device) order = make_order(t, queries.host, space::caller, host_executor{});
+  graph_builder<T, Dim> builder(ctx, t, tree, queries, order ? &*order : nullptr);
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
-  neighbor_graph<T> g = gpu::host_graph<T>(lengths);
-  builder.fill(lengths, gpu::mode::fill_distance, r2, false, gpu::graph_download<T>{g});
+  neighbor_graph<T> g = host_graph<T>(lengths);
+  builder.fill(lengths, mode::fill_distance, r2, false, graph_download<T>{g});
   return g;
 }
 
 template <class T, std::size_t Dim>
-neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const knn_plan<T, Dim>& plan) {
-  const tree_data<T, Dim>& t = plan.tree;
-  const points_view<const T, Dim> queries = plan.queries;
-  const std::size_t k = plan.k;
-  vulkan::context& ctx = context_of(policy);
-  const query_order order = make_order(t, queries, space::caller, host_executor{});
-  gpu::graph_builder<T, Dim> builder(ctx, t, queries, order);
-  const std::vector<std::uint64_t> lengths(queries.count, std::min(k, t.n));
-  neighbor_graph<T> g = gpu::host_graph<T>(lengths);
-  if (t.n > 0) builder.fill(lengths, gpu::mode::fill_knn, T(0), false, gpu::graph_download<T>{g});
+neighbor_graph<T> knn_graph(vulkan::context& ctx, const tree_data<T, Dim>& t, query_source<T, Dim> queries,
+                            std::size_t k) {
+  const auto tree = resident_tree(ctx, t);
+  std::optional<query_order> order;
+  if (!queries.device) order = make_order(t, queries.host, space::caller, host_executor{});
+  graph_builder<T, Dim> builder(ctx, t, tree, queries, order ? &*order : nullptr);
+  const std::vector<std::uint64_t> lengths(queries.host.count, std::min(k, t.n));
+  neighbor_graph<T> g = host_graph<T>(lengths);
+  if (t.n > 0) builder.fill(lengths, mode::fill_knn, T(0), false, graph_download<T>{g});
   return g;
+}
+
+}  // namespace gpu
+
+// The tree is built on the host (every core when OpenMP is on); the context keeps its
+// device copy from now on, so the first query uploads nothing of it.
+template <class T, std::size_t Dim>
+tree_data<T, Dim> run(vulkan_tag, const exec::vulkan_policy& policy, const build_plan<T, Dim>& plan) {
+  tree_data<T, Dim> t = run_cpu<T>(host_executor{}, plan);
+  vulkan::context& ctx = context_of(policy);
+  // A double tree on a device without shaderFloat64 is still a tree (for CPU queries);
+  // its Vulkan queries report the missing feature.
+  if (sizeof(T) == 4 || ctx.info().shader_float64) gpu::resident_tree(ctx, t);
+  return t;
+}
+
+template <class T, std::size_t Dim>
+neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const radius_plan<T, Dim>& plan) {
+  return gpu::radius_graph<T, Dim>(context_of(policy), plan.tree, {plan.queries}, plan.r2, plan.keep);
+}
+template <class T, std::size_t Dim>
+neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const device_queries<radius_plan<T, Dim>>& d) {
+  return gpu::radius_graph<T, Dim>(context_of(policy), d.plan.tree, {d.plan.queries, d.queries}, d.plan.r2, d.plan.keep);
+}
+
+template <class T, std::size_t Dim>
+neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const knn_plan<T, Dim>& plan) {
+  return gpu::knn_graph<T, Dim>(context_of(policy), plan.tree, {plan.queries}, plan.k);
+}
+template <class T, std::size_t Dim>
+neighbor_graph<T> run(vulkan_tag, const exec::vulkan_policy& policy, const device_queries<knn_plan<T, Dim>>& d) {
+  return gpu::knn_graph<T, Dim>(context_of(policy), d.plan.tree, {d.plan.queries, d.queries}, d.plan.k);
 }
 
 }  // namespace polykern::detail::kd

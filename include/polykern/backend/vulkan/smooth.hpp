@@ -3,7 +3,9 @@
 // chunk's dist2 into normalised weights once, then every Jacobi pass is one dispatch of
 // smooth_pass_* per chunk, ping-ponging between two value buffers, all in one submission.
 // The values are cut into groups of channels so that one group of all rows fits a
-// binding. `out` is written only after every submission has succeeded (so with_fallback
+// binding (and a share of the memory budget); host values are uploaded and downloaded
+// per group, vulkan::device_matrix values copied on the device, through the same code
+// (smooth_on_device). Host `out` is written only after every submission has succeeded (so with_fallback
 // can rerun on the CPU, even in place). The passes are the CPU's sequence of operations;
 // only exp and the division differ in the last bits, so values agree with the CPU
 // policies to a few ulps per iteration rather than bitwise.
@@ -56,16 +58,18 @@ const vulkan::pipeline& pass_pipeline(vulkan::context& ctx) {
     return ctx.get_pipeline({"smooth.pass_f64", vulkan::shaders::smooth_pass_f64, 6, sizeof(pass_push), spec});
 }
 
-// Weighs and smooths over the device chunks `rows` (the graph of n rows); the result lands
-// in `result` (n x cols, contiguous) on the host. Values are read from `values` only.
-template <class T>
-void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& rows, std::size_t n,
-                      matrix_view<const T> values, T a, std::size_t iterations, std::vector<T>& result) {
-  const std::size_t cols = values.cols;
-  result.assign(n * cols, T(0));
+// Weighs and smooths over the device chunks `rows` (the graph of n rows) a matrix of
+// n x cols values, in groups of channels that fit one binding (and a share of the memory
+// budget): load(cmd, c0, cg, buf) records putting channels [c0, c0 + cg) of every row
+// into buf (n x cg, packed), store(cmd, c0, cg, buf) taking the result from there. The
+// one device path of both kinds of values: host views upload and download, device
+// matrices copy on the device.
+template <class T, class Load, class Store>
+void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& rows, std::size_t n, std::size_t cols,
+                      T a, std::size_t iterations, const Load& load, const Store& store) {
   if (n == 0 || cols == 0) return;
-  const std::uint64_t limit = ctx.max_binding_bytes();
   kd::gpu::require_binding(ctx, n * sizeof(T), "one channel of the values");
+  const std::uint64_t limit = std::max<std::uint64_t>(kd::gpu::chunk_bytes(ctx), n * sizeof(T));
   const std::size_t group = std::min<std::size_t>(cols, limit / (n * sizeof(T)));
   vulkan::commands cmd(ctx);
   std::vector<vulkan::buffer> keep;
@@ -77,11 +81,10 @@ void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& r
   }
   cmd.barrier();
   vulkan::buffer buf[2] = {vulkan::buffer(ctx, n * group * sizeof(T)), vulkan::buffer(ctx, n * group * sizeof(T))};
-  std::vector<T> packed(n * group);
   for (std::size_t c0 = 0; c0 < cols; c0 += group) {
     const std::size_t cg = std::min(group, cols - c0);
-    for (std::size_t r = 0; r < n; ++r) std::copy_n(values.row(r) + c0, cg, packed.data() + r * cg);
-    cmd.upload(buf[0], packed.data(), n * cg * sizeof(T));
+    load(cmd, c0, cg, buf[0]);
+    cmd.barrier();
     std::size_t cur = 0;
     for (std::size_t it = 0; it < iterations; ++it) {
       for (std::size_t k = 0; k < rows.size(); ++k) {
@@ -95,9 +98,47 @@ void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& r
       cmd.barrier();
       cur = 1 - cur;
     }
-    cmd.download(buf[cur], packed.data(), n * cg * sizeof(T));
+    store(cmd, c0, cg, buf[cur]);
     cmd.submit();
-    for (std::size_t r = 0; r < n; ++r) std::copy_n(packed.data() + r * cg, cg, result.data() + r * cols + c0);
+  }
+}
+
+// Host values: smooths into `result` (n x cols, contiguous), read from `values` only.
+template <class T>
+void smooth_host_values(vulkan::context& ctx, const std::vector<device_rows<T>>& rows, std::size_t n,
+                        matrix_view<const T> values, T a, std::size_t iterations, std::vector<T>& result) {
+  const std::size_t cols = values.cols;
+  result.assign(n * cols, T(0));
+  std::vector<T> packed;
+  const auto load = [&](vulkan::commands& cmd, std::size_t c0, std::size_t cg, const vulkan::buffer& b) {
+    packed.resize(n * cg);
+    for (std::size_t r = 0; r < n; ++r) std::copy_n(values.row(r) + c0, cg, packed.data() + r * cg);
+    cmd.upload(b, packed.data(), n * cg * sizeof(T));
+  };
+  const auto store = [&](vulkan::commands& cmd, std::size_t c0, std::size_t cg, const vulkan::buffer& b) {
+    cmd.download(b, n * cg * sizeof(T), 0, [&result, n, cols, c0, cg](const void* data) {
+      const T* from = static_cast<const T*>(data);
+      for (std::size_t r = 0; r < n; ++r) std::copy_n(from + r * cg, cg, result.data() + r * cols + c0);
+    });
+  };
+  smooth_on_device<T>(ctx, rows, n, cols, a, iterations, load, store);
+}
+
+// Copies channels [c0, c0 + cg) of an n x cols device matrix to or from an n x cg buffer:
+// one copy when they are every channel, else one per row.
+template <class T>
+void copy_channels(vulkan::commands& cmd, const vulkan::buffer& matrix, const vulkan::buffer& packed, std::size_t n,
+                   std::size_t cols, std::size_t c0, std::size_t cg, bool to_packed) {
+  if (cg == cols) {
+    to_packed ? cmd.copy(matrix, packed, n * cols * sizeof(T)) : cmd.copy(packed, matrix, n * cols * sizeof(T));
+    return;
+  }
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::size_t in_matrix = (r * cols + c0) * sizeof(T), in_packed = r * cg * sizeof(T);
+    if (to_packed)
+      cmd.copy(matrix, packed, cg * sizeof(T), in_matrix, in_packed);
+    else
+      cmd.copy(packed, matrix, cg * sizeof(T), in_packed, in_matrix);
   }
 }
 
@@ -157,9 +198,42 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const graph_plan<T>& pla
     for (std::size_t r = 0; r < values.rows; ++r) std::copy_n(values.row(r), values.cols, result.data() + r * values.cols);
   } else {
     const auto rows = gpu::upload_graph(ctx, g);
-    gpu::smooth_on_device(ctx, rows, g.rows(), values, a, iterations, result);
+    gpu::smooth_host_values(ctx, rows, g.rows(), values, a, iterations, result);
   }
   gpu::write_out(result, out);
+}
+
+// gaussian_smooth on device matrices: the plan (its views {nullptr, rows, cols}) and the
+// objects' buffers (the same buffer in place). Only the graph goes up; nothing comes down.
+template <class T>
+struct device_graph_plan {
+  graph_plan<T> plan;
+  const vulkan::buffer* values;
+  const vulkan::buffer* out;
+};
+
+template <class T>
+void run(vulkan_tag, const exec::vulkan_policy& policy, const device_graph_plan<T>& d) {
+  const graph_plan<T>& plan = d.plan;
+  const std::size_t n = plan.values.rows, cols = plan.values.cols;
+  vulkan::context& ctx = context_of(policy);
+  kd::gpu::require_type<T>(ctx);
+  if (n == 0 || cols == 0) return;
+  if (plan.iterations == 0) {
+    if (d.values == d.out) return;
+    vulkan::commands cmd(ctx);
+    cmd.copy(*d.values, *d.out, n * cols * sizeof(T));
+    cmd.submit();
+    return;
+  }
+  const auto rows = gpu::upload_graph(ctx, plan.graph);
+  const auto load = [&](vulkan::commands& cmd, std::size_t c0, std::size_t cg, const vulkan::buffer& b) {
+    gpu::copy_channels<T>(cmd, *d.values, b, n, cols, c0, cg, true);
+  };
+  const auto store = [&](vulkan::commands& cmd, std::size_t c0, std::size_t cg, const vulkan::buffer& b) {
+    gpu::copy_channels<T>(cmd, *d.out, b, n, cols, c0, cg, false);
+  };
+  gpu::smooth_on_device<T>(ctx, rows, n, cols, plan.a, plan.iterations, load, store);
 }
 
 template <class T, std::size_t Dim>
@@ -175,7 +249,9 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, 
   vulkan::context& ctx = context_of(policy);
   kd::gpu::require_type<T>(ctx);
   const kd::query_order order = kd::make_order(t, points, kd::space::caller, each);
-  kd::gpu::graph_builder<T, Dim> builder(ctx, t, points, order);
+  // This tree lives for this call only: its device copy too (not kept by the context).
+  kd::gpu::graph_builder<T, Dim> builder(ctx, t, std::make_shared<const kd::gpu::device_tree<T, Dim>>(ctx, t), {points},
+                                         &order);
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
   // All hits in tree order (as the CPU sums them), or the nearest `keep` by distance.
   const auto m = keep ? kd::gpu::mode::fill_distance : kd::gpu::mode::fill_position;
@@ -185,7 +261,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, 
     result.resize(values.rows * values.cols);
     for (std::size_t r = 0; r < values.rows; ++r) std::copy_n(values.row(r), values.cols, result.data() + r * values.cols);
   } else {
-    gpu::smooth_on_device(ctx, rows, points.count, values, a, iterations, result);
+    gpu::smooth_host_values(ctx, rows, points.count, values, a, iterations, result);
   }
   gpu::write_out(result, out);
 }

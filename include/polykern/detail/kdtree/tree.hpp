@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -67,6 +68,9 @@ struct tree_data {
   std::vector<std::uint32_t> link;      // per node: {right child, 0} or {leaf, leaf_flag | count}
   const void* source = nullptr;         // the caller's points (a hint for self-queries only)
   std::ptrdiff_t source_stride = 0;
+  // Who this tree is, for the device copy a Vulkan context keeps of it (shared by copies
+  // of the tree, which hold the same data; backend/vulkan/kdtree.hpp).
+  std::shared_ptr<const void> identity = std::make_shared<char>();
 
   std::size_t nodes() const { return link.size() / 2; }
   const T* coord(std::size_t d) const { return coords.data() + d * slots; }

@@ -17,7 +17,7 @@ layout(constant_id = 1) const uint DIM = 3;
 layout(std430, binding = 0) readonly buffer Coords { T coords[]; };     // DIM arrays of `slots`
 layout(std430, binding = 1) readonly buffer Boxes { T boxes[]; };       // per node: lo[DIM], hi[DIM]
 layout(std430, binding = 2) readonly buffer TreeU { uint tree_u[]; };   // perm[slots], then links[2 * nodes]
-layout(std430, binding = 3) readonly buffer Queries { T queries[]; };   // this chunk's queries, DIM each
+layout(std430, binding = 3) readonly buffer Queries { T queries[]; };   // query q of the chunk at query_base + q * DIM
 layout(std430, binding = 4) readonly buffer Order { uint order[]; };    // invocation -> query (in the chunk)
 layout(std430, binding = 5) buffer Rows { uint rows[]; };               // counts, or row offsets (rows + 1)
 layout(std430, binding = 6) buffer OutIndex { uint out_index[]; };
@@ -29,7 +29,9 @@ layout(push_constant) uniform Push {
   uint leaf_stride;
   uint nodes;
   uint mode;
-  uint pad0, pad1, pad2;
+  uint query_base;      // element of `queries` where the chunk's query 0 starts
+  uint identity_order;  // 1: invocation i is query i (`order` is not read)
+  uint pad0;
   T r2;
 } pc;
 
@@ -90,9 +92,9 @@ void sift_up(uint at) {
 void main() {
   uint id = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x;
   if (id >= pc.invocations) return;
-  uint qi = order[id];
+  uint qi = pc.identity_order != 0u ? id : order[id];
   T q[DIM];
-  for (uint d = 0; d < DIM; ++d) q[d] = queries[qi * DIM + d];
+  for (uint d = 0; d < DIM; ++d) q[d] = queries[pc.query_base + qi * DIM + d];
   uint mode = pc.mode;
   uint count = 0, size = 0, capacity = 0;
   if (mode != 0) {

@@ -1,0 +1,406 @@
+// Device-resident points and matrices in the POINTS families (issue 9, api.md §7): the
+// affine kernels on vulkan::device_points, kdtree queries on device points and the tree's
+// device copy, gaussian_smooth on vulkan::device_matrix; chunking with a lowered binding
+// limit; objects of another context; threads. Every case name contains "vulkan", so the
+// validation and forced-staging runs (`*vulkan*`) cover them all.
+#include <gtest/gtest.h>
+
+#include <polykern/affine.hpp>
+#include <polykern/kdtree.hpp>
+#include <polykern/smooth.hpp>
+#include <polykern/vulkan.hpp>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace pk = polykern;
+namespace vk = polykern::vulkan;
+
+namespace {
+
+void expect_silent(vk::context& ctx) {
+  for (const auto& m : ctx.validation_messages()) ADD_FAILURE() << "[validation] " << m;
+  ctx.clear_validation_messages();
+}
+
+template <class T>
+std::vector<T> random_values(std::size_t n, unsigned seed, double lo = -10, double hi = 10) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(d(rng));
+  return v;
+}
+
+// A fresh context: the default one's options (device, validation, staging from the
+// environment), so tests may lower its binding limit without touching other tests.
+vk::context_options env_options() { return vk::context_options{}; }
+
+template <class T, std::size_t Dim = 3>
+std::vector<T> download(const vk::device_points<T, Dim>& d) {
+  std::vector<T> v(d.count() * Dim);
+  d.download(pk::points_view<T, Dim>(v.data(), d.count()));
+  return v;
+}
+template <class T>
+std::vector<T> download(const vk::device_matrix<T>& d) {
+  std::vector<T> v(d.rows() * d.cols());
+  d.download(pk::matrix_view<T>(v.data(), d.rows(), d.cols()));
+  return v;
+}
+
+const pk::affine3<float> rotation{{{0.8f, -0.6f, 0.0f, 1.0f}, {0.6f, 0.8f, 0.0f, -2.0f}, {0.0f, 0.0f, 1.0f, 0.5f}}};
+
+}  // namespace
+
+// ---- affine -------------------------------------------------------------------------------
+
+TEST(VulkanDevicePointsAffine, vulkan_EveryKernelEqualsTheHostCall) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const std::size_t n = 5003;
+  const auto p = random_values<float>(3 * n, 1);
+  const pk::points_view<const float> host_in(p.data(), n);
+  const std::vector<std::size_t> offsets = {0, 1000, 1000, 4000, n};
+  const std::vector<pk::affine3<float>> mats = {rotation, {{{2, 0, 0, 0}, {0, 1, 0, 3}, {0, 0, 0.5f, 0}}},
+                                                {{{1, 0.5f, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, -1}}}, rotation};
+  for (int kernel = 0; kernel < 4; ++kernel) {
+    SCOPED_TRACE(kernel);
+    std::vector<float> want(3 * n);
+    const pk::points_view<float> host_out(want.data(), n);
+    vk::device_points<float> in(ctx, host_in), out(ctx, n);
+    switch (kernel) {
+      case 0:
+        pk::transform_points(policy, host_in, rotation, host_out);
+        pk::transform_points(policy, in, rotation, out);
+        break;
+      case 1:
+        pk::transform_normals(policy, host_in, rotation, host_out);
+        pk::transform_normals(policy, in, rotation, out);
+        break;
+      case 2:
+        pk::transform_points_batched(policy, host_in, offsets, mats, host_out);
+        pk::transform_points_batched(policy, in, offsets, mats, out);
+        break;
+      case 3:
+        pk::transform_normals_batched(policy, host_in, offsets, mats, host_out);
+        pk::transform_normals_batched(policy, in, offsets, mats, out);
+        break;
+    }
+    EXPECT_EQ(download(out), want);
+    EXPECT_EQ(download(in), p);  // the input is untouched
+    // In place: the same object as input and output.
+    if (kernel == 0) pk::transform_points(policy, in, rotation, in);
+    if (kernel == 1) pk::transform_normals(policy, in, rotation, in);
+    if (kernel == 2) pk::transform_points_batched(policy, in, offsets, mats, in);
+    if (kernel == 3) pk::transform_normals_batched(policy, in, offsets, mats, in);
+    EXPECT_EQ(download(in), want);
+  }
+  expect_silent(ctx);
+}
+
+TEST(VulkanDevicePointsAffine, vulkan_ChunkedByALoweredBindingLimitEqualsUnchunked) {
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(4096);  // 341 points a binding: many chunks
+  const std::size_t n = 20011;
+  const auto p = random_values<double>(3 * n, 2);
+  const pk::points_view<const double> host_in(p.data(), n);
+  const pk::affine3<double> m{{{0.5, -0.2, 0.1, 4}, {0.3, 0.9, 0.0, -1}, {0.0, 0.1, 1.1, 2}}};
+  if (!small.info().shader_float64) GTEST_FAIL() << "the device lacks shaderFloat64";
+  std::vector<double> want(3 * n);
+  pk::transform_points(pk::exec::vulkan, host_in, m, pk::points_view<double>(want.data(), n));
+  vk::device_points<double> in(small, host_in), out(small, n);
+  pk::transform_points(pk::exec::vulkan_policy{small}, in, m, out);
+  EXPECT_EQ(download(out), want);
+  pk::transform_points(pk::exec::vulkan_policy{small}, in, m, in);
+  EXPECT_EQ(download(in), want);
+  expect_silent(small);
+}
+
+TEST(VulkanDevicePointsAffine, vulkan_NothingButTheMatricesCrossesTheBus) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const std::size_t n = 4000;
+  const auto p = random_values<float>(3 * n, 3);
+  vk::device_points<float> in(ctx, pk::points_view<const float>(p.data(), n)), out(ctx, n);
+  pk::transform_points(policy, in, rotation, out);  // warm-up: pipelines, pool
+  ctx.reset_stats();
+  for (int call = 0; call < 20; ++call) pk::transform_points(policy, in, rotation, out);
+  const auto s = ctx.stats();
+  EXPECT_EQ(s.device_allocations, 0u);
+  EXPECT_EQ(s.bytes_downloaded, 0u);
+  EXPECT_LE(s.bytes_uploaded, 20u * 256);  // the segment tables at most
+  EXPECT_EQ(s.submissions, 20u);
+  expect_silent(ctx);
+}
+
+TEST(VulkanDevicePointsAffine, vulkan_ObjectOfAnotherContextIsAnInvalidArgumentAndNothingIsWritten) {
+  vk::context other(env_options());
+  vk::context& ctx = vk::default_context();
+  const std::size_t n = 100;
+  const auto p = random_values<float>(3 * n, 4);
+  const pk::points_view<const float> host(p.data(), n);
+  vk::device_points<float> mine(ctx, host), theirs(other, host), out(ctx, n), short_out(ctx, n - 1);
+  EXPECT_THROW(pk::transform_points(pk::exec::vulkan_policy{ctx}, theirs, rotation, out), std::invalid_argument);
+  EXPECT_THROW(pk::transform_normals(pk::exec::vulkan_policy{ctx}, mine, rotation, theirs), std::invalid_argument);
+  try {
+    pk::transform_points(pk::exec::vulkan_policy{ctx}, mine, rotation, short_out);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("in.count is 100 but out.count is 99"), std::string::npos) << e.what();
+  }
+  const std::size_t offsets[] = {0, 50, n - 1};
+  const pk::affine3<float> two[] = {rotation, rotation};
+  EXPECT_THROW(pk::transform_points_batched(pk::exec::vulkan_policy{ctx}, mine, offsets, two, out), std::invalid_argument);
+  EXPECT_EQ(download(out), std::vector<float>(3 * n, 0.0f));   // untouched: still zero-filled
+  EXPECT_EQ(download(theirs), p);
+  expect_silent(ctx);
+  expect_silent(other);
+}
+
+// ---- kdtree -------------------------------------------------------------------------------
+
+namespace {
+struct cloud {
+  std::size_t n, nq;
+  std::vector<float> points, queries;
+  cloud(std::size_t n_, std::size_t nq_, unsigned seed)
+      : n(n_), nq(nq_), points(random_values<float>(3 * n_, seed, 0, 1)), queries(random_values<float>(3 * nq_, seed + 1, 0, 1)) {}
+  pk::points_view<const float> p() const { return {points.data(), n}; }
+  pk::points_view<const float> q() const { return {queries.data(), nq}; }
+};
+}  // namespace
+
+TEST(VulkanDevicePointsKdtree, vulkan_DeviceQueriesEqualHostQueries) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const cloud c(3000, 2001, 5);
+  const pk::kdtree<float> tree(policy, c.p());
+  const vk::device_points<float> dq(ctx, c.q());
+  EXPECT_EQ(pk::radius_neighbors(policy, tree, dq, 0.07f), pk::radius_neighbors(policy, tree, c.q(), 0.07f));
+  EXPECT_EQ(pk::radius_neighbors(policy, tree, dq, 0.07f, 5), pk::radius_neighbors(policy, tree, c.q(), 0.07f, 5));
+  EXPECT_EQ(pk::knn_neighbors(policy, tree, dq, 7), pk::knn_neighbors(policy, tree, c.q(), 7));
+  // And the CPU's graph.
+  EXPECT_EQ(pk::knn_neighbors(policy, tree, dq, 7), pk::knn_neighbors(pk::exec::scalar, tree, c.q(), 7));
+  // 2D points, an empty tree, no queries.
+  const auto p2 = random_values<double>(2 * 500, 6, 0, 1);
+  if (ctx.info().shader_float64) {
+    const pk::kdtree<double, 2> t2(policy, pk::points_view<const double, 2>(p2.data(), 500));
+    const vk::device_points<double, 2> q2(ctx, pk::points_view<const double, 2>(p2.data(), 500));
+    EXPECT_EQ(pk::radius_neighbors(policy, t2, q2, 0.05), pk::radius_neighbors(pk::exec::scalar, t2,
+                                                                              pk::points_view<const double, 2>(p2.data(), 500), 0.05));
+  }
+  const pk::kdtree<float> empty(policy, pk::points_view<const float>(nullptr, 0));
+  EXPECT_EQ(pk::knn_neighbors(policy, empty, dq, 3).entries(), 0u);
+  EXPECT_EQ(pk::radius_neighbors(policy, tree, vk::device_points<float>(ctx, 0), 0.1f).rows(), 0u);
+  expect_silent(ctx);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_TheTreeStaysOnTheDeviceLaterQueriesUploadOnlyTheQueries) {
+  vk::context ctx(env_options());
+  const pk::exec::vulkan_policy policy{ctx};
+  const cloud c(20000, 1000, 7);
+  const std::uint64_t query_bytes = c.nq * 3 * sizeof(float);
+  for (int built_on_device = 0; built_on_device < 2; ++built_on_device) {
+    SCOPED_TRACE(built_on_device ? "built under vulkan" : "built under scalar, first queried under vulkan");
+    ctx.reset_stats();
+    const pk::kdtree<float> tree = built_on_device ? pk::kdtree<float>(policy, c.p()) : pk::kdtree<float>(pk::exec::scalar, c.p());
+    const std::uint64_t tree_bytes = ctx.stats().bytes_uploaded;  // zero when built on the CPU
+    EXPECT_EQ(tree_bytes > 20000u * 12, built_on_device == 1);
+    const auto want = pk::radius_neighbors(pk::exec::scalar, tree, c.q(), 0.03f);
+    ASSERT_EQ(pk::radius_neighbors(policy, tree, c.q(), 0.03f), want);
+    for (int round = 0; round < 2; ++round) {
+      ctx.reset_stats();
+      ASSERT_EQ(pk::radius_neighbors(policy, tree, c.q(), 0.03f), want);
+      // The queries (once), their order in each pass and the row offsets: no tree.
+      EXPECT_GE(ctx.stats().bytes_uploaded, query_bytes);
+      EXPECT_LE(ctx.stats().bytes_uploaded, query_bytes + 3 * 4 * (c.nq + 1));
+    }
+    // Device queries: only the row offsets go up.
+    const vk::device_points<float> dq(ctx, c.q());
+    ctx.reset_stats();
+    ASSERT_EQ(pk::radius_neighbors(policy, tree, dq, 0.03f), want);
+    EXPECT_LE(ctx.stats().bytes_uploaded, 4 * (c.nq + 1));
+    // Steady state: after a warm-up, 20 identical queries allocate no device memory.
+    (void)pk::knn_neighbors(policy, tree, dq, 4), (void)pk::knn_neighbors(policy, tree, c.q(), 4);
+    ctx.reset_stats();
+    for (int call = 0; call < 20; ++call) {
+      ASSERT_EQ(pk::knn_neighbors(policy, tree, dq, 4), pk::knn_neighbors(policy, tree, c.q(), 4)) << call;
+    }
+    EXPECT_EQ(ctx.stats().device_allocations, 0u);
+  }
+  expect_silent(ctx);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_TreeOutlivesItsContextAndCopiesShareTheDeviceCopy) {
+  const cloud c(2000, 300, 8);
+  pk::kdtree<float> tree(pk::exec::scalar, c.p());
+  const auto want = pk::knn_neighbors(pk::exec::scalar, tree, c.q(), 5);
+  {
+    vk::context ctx(env_options());
+    EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{ctx}, tree, c.q(), 5), want);
+    const pk::kdtree<float> copy = tree;
+    ctx.reset_stats();
+    EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{ctx}, copy, c.q(), 5), want);
+    EXPECT_LE(ctx.stats().bytes_uploaded, 300u * 12 + 3 * 4 * 301);  // the copy's tree is already there
+    expect_silent(ctx);
+  }  // the context goes first: the tree keeps nothing of it
+  EXPECT_EQ(pk::knn_neighbors(pk::exec::simd, tree, c.q(), 5), want);
+  vk::context again(env_options());
+  EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{again}, tree, c.q(), 5), want);
+  expect_silent(again);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_ChunkedByALoweredBindingLimitEqualsUnchunked) {
+  const cloud c(3000, 20000, 9);
+  const pk::kdtree<float> tree(pk::exec::scalar, c.p());
+  const auto want_r = pk::radius_neighbors(pk::exec::scalar, tree, c.q(), 0.1f);
+  const auto want_k = pk::knn_neighbors(pk::exec::scalar, tree, c.q(), 9);
+  vk::context small(env_options());
+  // The tree (about 60 KiB in its largest array) fits; 20000 queries (240 KB) and the
+  // graph (about 230k entries) need many chunks.
+  small.limit_binding_bytes_for_testing(96 << 10);
+  const pk::exec::vulkan_policy policy{small};
+  const vk::device_points<float> dq(small, c.q());
+  EXPECT_EQ(pk::radius_neighbors(policy, tree, c.q(), 0.1f), want_r);
+  EXPECT_EQ(pk::radius_neighbors(policy, tree, dq, 0.1f), want_r);
+  EXPECT_EQ(pk::knn_neighbors(policy, tree, c.q(), 9), want_k);
+  EXPECT_EQ(pk::knn_neighbors(policy, tree, dq, 9), want_k);
+  EXPECT_GT(want_r.entries(), 4u * (96 << 10) / 4);  // the graph really was cut
+  expect_silent(small);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_QueriesOfAnotherContextAreAnInvalidArgument) {
+  vk::context other(env_options());
+  const cloud c(500, 50, 10);
+  const pk::kdtree<float> tree(pk::exec::vulkan, c.p());
+  const vk::device_points<float> theirs(other, c.q());
+  EXPECT_THROW(pk::radius_neighbors(pk::exec::vulkan, tree, theirs, 0.1f), std::invalid_argument);
+  EXPECT_THROW(pk::knn_neighbors(pk::exec::vulkan, tree, theirs, 3), std::invalid_argument);
+  EXPECT_THROW(pk::radius_neighbors(pk::exec::vulkan_policy{other}, tree, theirs, -1.0f), std::invalid_argument);
+  EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{other}, tree, theirs, 3),
+            pk::knn_neighbors(pk::exec::scalar, tree, c.q(), 3));
+  expect_silent(other);
+}
+
+// ---- smooth -------------------------------------------------------------------------------
+
+namespace {
+struct smooth_case {
+  cloud c{2000, 0, 11};
+  std::size_t cols = 5;
+  std::vector<float> values = random_values<float>(2000 * 5, 12);
+  pk::neighbor_graph<float> graph;
+  pk::smooth_options options{.sigma = 0.04, .iterations = 3};
+  smooth_case() { graph = pk::radius_neighbors(pk::exec::scalar, pk::kdtree<float>(pk::exec::scalar, c.p()), c.p(), 0.08f); }
+  pk::matrix_view<const float> v() const { return {values.data(), c.n, cols}; }
+  std::vector<float> host(vk::context& ctx, pk::smooth_options o) const {
+    std::vector<float> out(values.size());
+    pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, graph, v(), pk::matrix_view<float>(out.data(), c.n, cols), o);
+    return out;
+  }
+};
+}  // namespace
+
+TEST(VulkanDevicePointsSmooth, vulkan_DeviceMatricesEqualHostViewsAndNothingComesDown) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const smooth_case s;
+  for (std::size_t iterations : {0, 1, 3}) {
+    SCOPED_TRACE(iterations);
+    pk::smooth_options o = s.options;
+    o.iterations = iterations;
+    const auto want = s.host(ctx, o);
+    vk::device_matrix<float> in(ctx, s.v()), out(ctx, s.c.n, s.cols);
+    ctx.reset_stats();
+    pk::gaussian_smooth(policy, s.graph, in, out, o);
+    EXPECT_EQ(ctx.stats().bytes_downloaded, 0u);
+    EXPECT_LE(ctx.stats().bytes_uploaded, s.graph.entries() * 8 + (s.c.n + 1) * 4 + 64);  // the graph only
+    EXPECT_EQ(download(out), want);
+    EXPECT_EQ(download(in), s.values);
+    pk::gaussian_smooth(policy, s.graph, in, in, o);  // in place
+    EXPECT_EQ(download(in), want);
+  }
+  expect_silent(ctx);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_ChannelsAndRowsChunkedByALoweredLimitEqualUnchunked) {
+  const smooth_case s;
+  vk::context& ctx = vk::default_context();
+  const auto want = s.host(ctx, s.options);
+  vk::context small(env_options());
+  // One channel of 2000 rows is 8 KB: a 20 KB binding holds two of the five channels, and
+  // a few hundred rows of the graph.
+  small.limit_binding_bytes_for_testing(20 << 10);
+  EXPECT_EQ(s.host(small, s.options), want);
+  vk::device_matrix<float> in(small, s.v()), out(small, s.c.n, s.cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, out, s.options);
+  EXPECT_EQ(download(out), want);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, in, s.options);
+  EXPECT_EQ(download(in), want);
+  expect_silent(small);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_MatrixOfAnotherContextOrShapeIsAnInvalidArgument) {
+  vk::context other(env_options());
+  vk::context& ctx = vk::default_context();
+  const smooth_case s;
+  vk::device_matrix<float> in(ctx, s.v()), out(ctx, s.c.n, s.cols), theirs(other, s.c.n, s.cols),
+      narrow(ctx, s.c.n, s.cols - 1), short_in(ctx, s.c.n - 1, s.cols);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, in, theirs, s.options), std::invalid_argument);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan_policy{other}, s.graph, in, theirs, s.options), std::invalid_argument);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, in, narrow, s.options), std::invalid_argument);
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, short_in, out, s.options), std::invalid_argument);
+  pk::smooth_options bad = s.options;
+  bad.sigma = 0;
+  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan, s.graph, in, out, bad), std::invalid_argument);
+  EXPECT_EQ(download(out), std::vector<float>(s.values.size(), 0.0f));
+  EXPECT_EQ(download(theirs), std::vector<float>(s.values.size(), 0.0f));
+  expect_silent(other);
+}
+
+// ---- threads ------------------------------------------------------------------------------
+
+TEST(VulkanDevicePointsThreads, vulkan_FourThreadsOnOneContextEqualOneThread) {
+  vk::context& ctx = vk::default_context();
+  const pk::exec::vulkan_policy policy{ctx};
+  const smooth_case s;
+  const pk::kdtree<float> tree(policy, s.c.p());
+  // One round: device points transformed, queried against the shared tree, and device
+  // values smoothed over the graph; everything downloaded for comparison.
+  const auto round = [&] {
+    vk::device_points<float> pts(ctx, s.c.p()), moved(ctx, s.c.n);
+    pk::transform_points(policy, pts, rotation, moved);
+    const auto graph = pk::knn_neighbors(policy, tree, pts, 6);
+    vk::device_matrix<float> in(ctx, s.v()), out(ctx, s.c.n, s.cols);
+    pk::gaussian_smooth(policy, s.graph, in, out, s.options);
+    std::vector<float> r = download(moved), sm = download(out);
+    r.insert(r.end(), sm.begin(), sm.end());
+    for (float d : graph.dist2) r.push_back(d);
+    for (std::uint32_t i : graph.indices) r.push_back(static_cast<float>(i));
+    return r;
+  };
+  const std::vector<float> want = round();
+  constexpr int threads = 4, rounds = 3;
+  std::vector<std::vector<std::vector<float>>> got(threads);
+  std::vector<std::string> errors(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      try {
+        for (int r = 0; r < rounds; ++r) got[t].push_back(round());
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  for (auto& th : pool) th.join();
+  for (int t = 0; t < threads; ++t) {
+    EXPECT_EQ(errors[t], "") << "thread " << t;
+    for (const auto& r : got[t]) EXPECT_TRUE(r == want) << "thread " << t;
+  }
+  expect_silent(ctx);
+}
