@@ -29,6 +29,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -338,6 +339,50 @@ int run(const Policy& policy, const config& c) {
     return list;
   };
 
+#if POLYKERN_HAS_VULKAN
+  // --policy vulkan: the tiles are uploaded once as device images and every frame is
+  // composed on a device canvas; only the finished frame crosses back to the host. If the
+  // device fails (none, out of memory, lost), the frames go on through `policy` (with_fallback).
+  struct device_frames {
+    std::vector<pk::vulkan::device_image<u8>> tiles;
+    std::map<const u8*, std::size_t> index;  // host tile -> its device copy
+    pk::vulkan::device_image<u8> canvas;
+  };
+  std::optional<device_frames> gpu;
+  if (c.policy == "vulkan" && pk::exec::vulkan.available()) {
+    try {
+      auto& ctx = pk::vulkan::default_context();
+      device_frames d{{}, {}, pk::vulkan::device_image<u8>(ctx, static_cast<std::size_t>(c.width),
+                                                          static_cast<std::size_t>(c.height), 3)};
+      for (std::size_t i = 0; i < tiles.size(); ++i) {
+        d.tiles.emplace_back(ctx, tiles[i].view());
+        d.index[tiles[i].data()] = i;
+      }
+      gpu = std::move(d);
+    } catch (const pk::vulkan_error& e) {
+      std::fprintf(stderr, "grid_video: device tiles unavailable (%s); composing from host tiles\n", e.what());
+    }
+  }
+#endif
+  const auto compose_frame = [&](const std::vector<pk::tile<u8>>& list, pk::image<u8>& frame) {
+#if POLYKERN_HAS_VULKAN
+    if (gpu) {
+      try {
+        std::vector<pk::vulkan::device_tile<u8>> device_list;
+        device_list.reserve(list.size());
+        for (const auto& t : list) device_list.push_back({&gpu->tiles[gpu->index.at(t.image.data)], t.to_canvas});
+        pk::compose<pk::exec::vulkan_policy, u8>(pk::exec::vulkan, device_list, gpu->canvas);
+        gpu->canvas.download(frame.view());
+        return;
+      } catch (const pk::vulkan_error& e) {
+        std::fprintf(stderr, "grid_video: device compose failed (%s); composing from host tiles\n", e.what());
+        gpu.reset();
+      }
+    }
+#endif
+    pk::compose(policy, list, frame.view());
+  };
+
   // Render while a writer thread feeds the sink.
   frame_queue queue(3, static_cast<std::size_t>(c.width), static_cast<std::size_t>(c.height));
   std::thread writer([&] {
@@ -362,7 +407,7 @@ int run(const Policy& policy, const config& c) {
       if (queue.failed()) break;
       const auto list = frame_tiles(n);
       const auto t0 = clock_type::now();
-      pk::compose(policy, list, frame.view());
+      compose_frame(list, frame);
       compose_seconds += std::chrono::duration<double>(clock_type::now() - t0).count();
       if (n == c.dump_frame) {
         std::ofstream dump(c.dump_path, std::ios::binary);

@@ -82,10 +82,31 @@ using range_element = typename view_element<std::remove_cvref_t<std::ranges::ran
 inline constexpr std::size_t max_kernel_taps = std::size_t{1} << 16;   // per side (1D taps, each side of a 2D kernel)
 inline constexpr std::size_t max_kernel_area = std::size_t{1} << 26;   // taps of a 2D kernel (8192 x 8192, 256 MB)
 
+// The shape of an image, a host view or a device image: what every check below needs
+// except the host views' memory (data, stride, overlap), checked once for both kinds.
+struct shape {
+  std::size_t width, height, channels;
+};
+template <class T>
+shape shape_of(const image_view<T>& v) {
+  return {v.width, v.height, v.channels};
+}
+
+inline void check_shape(std::string_view fn, std::string_view what, const shape& s) {
+  require(s.width > 0 && s.height > 0, fn, what, " is ", s.width, "x", s.height, "; both sizes must be >= 1");
+  require(s.channels >= 1 && s.channels <= 4, fn, what, " has ", s.channels, " channels; must be 1 to 4");
+}
+
+inline void check_same_shape(std::string_view fn, std::string_view src_name, const shape& src, std::string_view dst_name,
+                             const shape& dst) {
+  require(dst.width == src.width && dst.height == src.height && dst.channels == src.channels, fn, dst_name, " is ",
+          dst.width, "x", dst.height, "x", dst.channels, "; must match ", src_name, " ", src.width, "x", src.height, "x",
+          src.channels);
+}
+
 template <class T>
 void check_image(std::string_view fn, std::string_view what, const image_view<T>& v) {
-  require(v.width > 0 && v.height > 0, fn, what, " is ", v.width, "x", v.height, "; both sizes must be >= 1");
-  require(v.channels >= 1 && v.channels <= 4, fn, what, " has ", v.channels, " channels; must be 1 to 4");
+  check_shape(fn, what, shape_of(v));
   require(v.data != nullptr, fn, what, ".data is null");
   check_addressable(fn, what, v);
   require(v.row_stride >= static_cast<std::ptrdiff_t>(v.width * v.channels), fn, what, ".row_stride is ",
@@ -106,9 +127,7 @@ void check_pair(std::string_view fn, const image_view<S>& src, const image_view<
                 std::string_view dst_name = "dst") {
   check_image(fn, src_name, src);
   check_image(fn, dst_name, dst);
-  require(dst.width == src.width && dst.height == src.height && dst.channels == src.channels, fn, dst_name, " is ",
-          dst.width, "x", dst.height, "x", dst.channels, "; must match ", src_name, " ", src.width, "x", src.height, "x",
-          src.channels);
+  check_same_shape(fn, src_name, shape_of(src), dst_name, shape_of(dst));
   require(may_share(src, dst), fn, dst_name, " overlaps ", src_name,
           " partially; it must be the same image (in place, same element type and stride) or not touch it");
 }
@@ -250,10 +269,22 @@ void execute(const P& policy, const request& req, std::span<const job<In, Out>> 
   });
 }
 
-template <class P, class S, class K, class D>
-void correlate_call(std::string_view fn, const P& policy, image_view<S> src, image_view<K> kernel, image_view<D> dst,
-                    border_spec border, conv_method method, bool flip) {
-  check_pair(fn, src, dst);
+// correlate_batch: the last of `jobs` (src, dst) against the earlier ones; `overlap(a, b)`
+// tells whether two images share memory (host views: address ranges; device images: the
+// same object).
+template <class Job, class Overlap>
+void check_batch_aliasing(std::string_view fn, std::span<const Job> jobs, const Overlap& overlap) {
+  const std::size_t i = jobs.size() - 1;
+  for (std::size_t j = 0; j < i; ++j) {
+    require(!overlap(jobs[i].dst, jobs[j].dst), fn, "dsts[", i, "] overlaps dsts[", j, "]");
+    require(!overlap(jobs[i].dst, jobs[j].src), fn, "dsts[", i, "] overlaps srcs[", j, "]");
+    require(!overlap(jobs[j].dst, jobs[i].src), fn, "dsts[", j, "] overlaps srcs[", i, "]");
+  }
+}
+
+// The request of correlate / convolve (the images are checked by the caller).
+template <class K>
+request correlate_request(std::string_view fn, image_view<K> kernel, border_spec border, conv_method method, bool flip) {
   check_border(fn, border);
   check_method(fn, method);
   request req;
@@ -263,8 +294,77 @@ void correlate_call(std::string_view fn, const P& policy, image_view<S> src, ima
   if (method == conv_method::separable)
     require(req.terms_up_to(1) != nullptr, fn, "method is separable but the ", req.kernel.width, "x",
             req.kernel.height, " kernel has rank >= 2; use low_rank or automatic");
+  return req;
+}
+
+template <class P, class S, class K, class D>
+void correlate_call(std::string_view fn, const P& policy, image_view<S> src, image_view<K> kernel, image_view<D> dst,
+                    border_spec border, conv_method method, bool flip) {
+  check_pair(fn, src, dst);
+  const request req = correlate_request(fn, kernel, border, method, flip);
   const job<std::remove_const_t<S>, D> one{src, dst};
   execute<true>(policy, req, std::span(&one, 1));
+}
+
+// The requests of separable_correlate (one term, or weighted terms) and gaussian_blur.
+inline request separable_request(std::string_view fn, std::span<const float> kx, std::span<const float> ky,
+                                 border_spec border) {
+  check_border(fn, border);
+  request req;
+  req.border = border;
+  req.given.push_back({take_taps(fn, "kx", kx), take_taps(fn, "ky", ky)});
+  return req;
+}
+
+inline request terms_request(std::string_view fn, std::span<const separable_term> terms, border_spec border) {
+  check_border(fn, border);
+  require(!terms.empty(), fn, "terms is empty; give at least one term");
+  request req;
+  req.border = border;
+  for (std::size_t t = 0; t < terms.size(); ++t) {
+    const std::string kx = concat("terms[", t, "].kx"), ky = concat("terms[", t, "].ky");
+    require(std::isfinite(terms[t].weight), fn, "terms[", t, "].weight is ", terms[t].weight, "; must be finite");
+    term one{take_taps(fn, kx, terms[t].kx), take_taps(fn, ky, terms[t].ky)};
+    for (std::size_t i = 0; i < one.ky.size(); ++i) {
+      const auto weighted = static_cast<float>(one.ky[i] * terms[t].weight);
+      require(std::isfinite(weighted), fn, "terms[", t, "].ky[", i, "] * weight is ", weighted, " (", one.ky[i], " * ",
+              terms[t].weight, "); the weighted taps must be finite floats");
+      one.ky[i] = weighted;
+    }
+    req.given.push_back(std::move(one));
+  }
+  return req;
+}
+
+// gaussian_blur's arguments other than the images; `checks_images` runs between the sigma
+// checks and the border check (the order of the messages the host overload always had).
+template <class Images>
+request gaussian_request(std::string_view fn, double sigma_x, double sigma_y, int ksize, border_spec border, bool u8,
+                         const Images& checks_images) {
+  require(std::isfinite(sigma_x), fn, "sigma_x is ", sigma_x, "; must be finite");
+  require(std::isfinite(sigma_y), fn, "sigma_y is ", sigma_y, "; must be finite");
+  require(ksize >= 0, fn, "ksize is ", ksize, "; must be odd and > 0, or 0 to derive it from sigma");
+  require(ksize == 0 || ksize % 2 == 1, fn, "ksize is ", ksize, "; must be odd (as in OpenCV), or 0");
+  require(ksize > 0 || sigma_x > 0, fn, "sigma_x is ", sigma_x, " and ksize is 0; give a sigma > 0 or an odd ksize");
+  checks_images();
+  check_border(fn, border);
+  const double sx = sigma_x, sy = sigma_y > 0 ? sigma_y : sigma_x;
+  const auto side = [&](double sigma, const char* what) -> std::size_t {
+    if (ksize > 0) {
+      require(static_cast<std::size_t>(ksize) <= max_kernel_taps, fn, "ksize is ", ksize, "; must be <= ",
+              max_kernel_taps, " (the bound of a size derived from sigma)");
+      return static_cast<std::size_t>(ksize);
+    }
+    const long n = gaussian_auto_size(sigma, u8);
+    require(n > 0 && static_cast<std::size_t>(n) <= max_kernel_taps, fn, what, " is ", sigma, "; the kernel would have ",
+            n, " taps, more than ", max_kernel_taps);
+    return static_cast<std::size_t>(n);
+  };
+  const std::size_t nx = side(sx, "sigma_x"), ny = side(sy, "sigma_y");
+  request req;
+  req.border = border;
+  req.given.push_back({gaussian_taps(nx, sx), gaussian_taps(ny, sy)});
+  return req;
 }
 
 }  // namespace detail::conv
@@ -295,10 +395,7 @@ void separable_correlate(const P& policy, image_view<S> src, std::span<const flo
                          image_view<D> dst, border_spec border = {}) {
   constexpr std::string_view fn = "separable_correlate";
   detail::conv::check_pair(fn, src, dst);
-  detail::conv::check_border(fn, border);
-  detail::conv::request req;
-  req.border = border;
-  req.given.push_back({detail::conv::take_taps(fn, "kx", kx), detail::conv::take_taps(fn, "ky", ky)});
+  const detail::conv::request req = detail::conv::separable_request(fn, kx, ky, border);
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
   detail::conv::execute<false>(policy, req, std::span(&one, 1));
 }
@@ -313,23 +410,7 @@ void separable_correlate(const P& policy, image_view<S> src, std::span<const sep
                          border_spec border = {}) {
   constexpr std::string_view fn = "separable_correlate";
   detail::conv::check_pair(fn, src, dst);
-  detail::conv::check_border(fn, border);
-  detail::require(!terms.empty(), fn, "terms is empty; give at least one term");
-  detail::conv::request req;
-  req.border = border;
-  for (std::size_t t = 0; t < terms.size(); ++t) {
-    const std::string kx = detail::concat("terms[", t, "].kx"), ky = detail::concat("terms[", t, "].ky");
-    detail::require(std::isfinite(terms[t].weight), fn, "terms[", t, "].weight is ", terms[t].weight,
-                    "; must be finite");
-    detail::conv::term term{detail::conv::take_taps(fn, kx, terms[t].kx), detail::conv::take_taps(fn, ky, terms[t].ky)};
-    for (std::size_t i = 0; i < term.ky.size(); ++i) {
-      const auto weighted = static_cast<float>(term.ky[i] * terms[t].weight);
-      detail::require(std::isfinite(weighted), fn, "terms[", t, "].ky[", i, "] * weight is ", weighted, " (",
-                      term.ky[i], " * ", terms[t].weight, "); the weighted taps must be finite floats");
-      term.ky[i] = weighted;
-    }
-    req.given.push_back(std::move(term));
-  }
+  const detail::conv::request req = detail::conv::terms_request(fn, terms, border);
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
   detail::conv::execute<false>(policy, req, std::span(&one, 1));
 }
@@ -358,31 +439,9 @@ template <execution_policy P, class S, class D>
 void gaussian_blur(const P& policy, image_view<S> src, image_view<D> dst, double sigma_x, double sigma_y = 0,
                    int ksize = 0, border_spec border = {}) {
   constexpr std::string_view fn = "gaussian_blur";
-  detail::require(std::isfinite(sigma_x), fn, "sigma_x is ", sigma_x, "; must be finite");
-  detail::require(std::isfinite(sigma_y), fn, "sigma_y is ", sigma_y, "; must be finite");
-  detail::require(ksize >= 0, fn, "ksize is ", ksize, "; must be odd and > 0, or 0 to derive it from sigma");
-  detail::require(ksize == 0 || ksize % 2 == 1, fn, "ksize is ", ksize, "; must be odd (as in OpenCV), or 0");
-  detail::require(ksize > 0 || sigma_x > 0, fn, "sigma_x is ", sigma_x,
-                  " and ksize is 0; give a sigma > 0 or an odd ksize");
-  detail::conv::check_pair(fn, src, dst);
-  detail::conv::check_border(fn, border);
-  const double sx = sigma_x, sy = sigma_y > 0 ? sigma_y : sigma_x;
   constexpr bool u8 = std::is_same_v<std::remove_const_t<S>, std::uint8_t>;
-  const auto side = [&](double sigma, const char* what) -> std::size_t {
-    if (ksize > 0) {
-      detail::require(static_cast<std::size_t>(ksize) <= detail::conv::max_kernel_taps, fn, "ksize is ", ksize,
-                      "; must be <= ", detail::conv::max_kernel_taps, " (the bound of a size derived from sigma)");
-      return static_cast<std::size_t>(ksize);
-    }
-    const long n = detail::conv::gaussian_auto_size(sigma, u8);
-    detail::require(n > 0 && static_cast<std::size_t>(n) <= detail::conv::max_kernel_taps, fn, what, " is ", sigma,
-                    "; the kernel would have ", n, " taps, more than ", detail::conv::max_kernel_taps);
-    return static_cast<std::size_t>(n);
-  };
-  const std::size_t nx = side(sx, "sigma_x"), ny = side(sy, "sigma_y");
-  detail::conv::request req;
-  req.border = border;
-  req.given.push_back({detail::conv::gaussian_taps(nx, sx), detail::conv::gaussian_taps(ny, sy)});
+  const detail::conv::request req = detail::conv::gaussian_request(fn, sigma_x, sigma_y, ksize, border, u8,
+                                                                   [&] { detail::conv::check_pair(fn, src, dst); });
   const detail::conv::job<std::remove_const_t<S>, D> one{src, dst};
   detail::conv::execute<false>(policy, req, std::span(&one, 1));
 }
@@ -408,27 +467,192 @@ void correlate_batch(const P& policy, const SR& srcs, image_view<K> kernel, cons
   for (std::size_t i = 0; i < n; ++i, ++s, ++d) {
     const image_view<const In> src = *s;
     const image_view<Out> dst = *d;
-    const std::string src_name = detail::concat("srcs[", i, "]"), dst_name = detail::concat("dsts[", i, "]");
-    detail::conv::check_pair(fn, src, dst, src_name, dst_name);
-    for (std::size_t j = 0; j < i; ++j) {
-      detail::require(!detail::ranges_overlap(dst.data, dst.end(), jobs[j].dst.data, jobs[j].dst.end()), fn,
-                      dst_name, " overlaps dsts[", j, "]");
-      detail::require(!detail::ranges_overlap(dst.data, dst.end(), jobs[j].src.data, jobs[j].src.end()), fn,
-                      dst_name, " overlaps srcs[", j, "]");
-      detail::require(!detail::ranges_overlap(jobs[j].dst.data, jobs[j].dst.end(), src.data, src.end()), fn, "dsts[",
-                      j, "] overlaps ", src_name);
-    }
+    detail::conv::check_pair(fn, src, dst, detail::concat("srcs[", i, "]"), detail::concat("dsts[", i, "]"));
     jobs.push_back({src, dst});
+    detail::conv::check_batch_aliasing(fn, std::span<const detail::conv::job<In, Out>>(jobs), [](const auto& a, const auto& b) {
+      return detail::ranges_overlap(a.data, a.end(), b.data, b.end());
+    });
   }
-  detail::conv::request req;
-  req.method = method;
-  req.border = border;
-  req.kernel = detail::conv::take_kernel(fn, kernel, false);
-  if (method == conv_method::separable)
-    detail::require(req.terms_up_to(1) != nullptr, fn, "method is separable but the ", req.kernel.width, "x",
-                    req.kernel.height, " kernel has rank >= 2; use low_rank or automatic");
+  const detail::conv::request req = detail::conv::correlate_request(fn, kernel, border, method, false);
   if (jobs.empty()) return;
   detail::conv::execute<true>(policy, req, std::span<const detail::conv::job<In, Out>>(jobs));
 }
+
+#if POLYKERN_HAS_VULKAN
+// ---- Device images (api.md §7): the same functions on vulkan::device_image objects. ----
+// Under exec::vulkan or exec::vulkan_policy{ctx} only (a CPU policy or with_fallback is a
+// compile error that says why); every image must belong to the policy's context. The
+// kernel, taps and terms stay host values: they are checked and analysed on the host and
+// travel in the call's parameter block, the only upload such a call makes.
+
+namespace detail::conv {
+
+template <class T>
+shape shape_of(const vulkan::device_image<T>& d) {
+  return {d.width(), d.height(), d.channels()};
+}
+
+// The checks of a pair of device images: the host views' shape checks (same messages), and
+// the context. In place is the same object; distinct objects never share memory.
+template <class S, class D>
+void check_device_pair(std::string_view fn, const vulkan::context& ctx, const vulkan::device_image<S>& src,
+                       const vulkan::device_image<D>& dst, std::string_view src_name = "src",
+                       std::string_view dst_name = "dst") {
+  check_shape(fn, src_name, shape_of(src));
+  check_shape(fn, dst_name, shape_of(dst));
+  check_same_shape(fn, src_name, shape_of(src), dst_name, shape_of(dst));
+  require_same_context(fn, src_name, ctx, src);
+  require_same_context(fn, dst_name, ctx, dst);
+}
+
+template <class In, class Out>
+void execute_device(const exec::vulkan_policy& policy, const request& req, std::span<const device_job<In, Out>> jobs) {
+  device_plan<In, Out> work{jobs, {}};
+  work.images.reserve(jobs.size());
+  for (const auto& j : jobs) work.images.push_back(resolve(req, true, j.src->width(), j.src->height(), j.src->channels()));
+  run(vulkan_tag{}, policy, work);
+}
+
+template <class S, class D>
+void execute_device_one(const exec::vulkan_policy& policy, const request& req, const vulkan::device_image<S>& src,
+                        vulkan::device_image<D>& dst) {
+  const device_job<S, D> one{&src, &dst};
+  execute_device(policy, req, std::span(&one, 1));
+}
+
+// Elements of a range of device images: the objects, or pointers to them.
+template <class V>
+struct device_image_of {};
+template <class T>
+struct device_image_of<vulkan::device_image<T>> {
+  using type = T;
+  static vulkan::device_image<T>* get(vulkan::device_image<T>& d) { return &d; }
+  static const vulkan::device_image<T>* get(const vulkan::device_image<T>& d) { return &d; }
+};
+template <class T>
+struct device_image_of<vulkan::device_image<T>*> {
+  using type = T;
+  static vulkan::device_image<T>* get(vulkan::device_image<T>* d) { return d; }
+};
+template <class T>
+struct device_image_of<const vulkan::device_image<T>*> {
+  using type = T;
+  static const vulkan::device_image<T>* get(const vulkan::device_image<T>* d) { return d; }
+};
+template <class R>
+using device_range_of = device_image_of<std::remove_cvref_t<std::ranges::range_value_t<R>>>;
+template <class R>
+using device_range_element = typename device_range_of<R>::type;
+
+}  // namespace detail::conv
+
+template <execution_policy P, class S, class K, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_kernel_element<K> && detail::conv::is_output_pixel<D>
+void correlate(const P& policy, const vulkan::device_image<S>& src, image_view<K> kernel, vulkan::device_image<D>& dst,
+               border_spec border = {}, conv_method method = conv_method::automatic) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    constexpr std::string_view fn = "correlate";
+    detail::conv::check_device_pair(fn, detail::context_of(policy), src, dst);
+    detail::conv::execute_device_one(policy, detail::conv::correlate_request(fn, kernel, border, method, false), src, dst);
+  }
+}
+
+template <execution_policy P, class S, class K, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_kernel_element<K> && detail::conv::is_output_pixel<D>
+void convolve(const P& policy, const vulkan::device_image<S>& src, image_view<K> kernel, vulkan::device_image<D>& dst,
+              border_spec border = {}, conv_method method = conv_method::automatic) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    constexpr std::string_view fn = "convolve";
+    detail::conv::check_device_pair(fn, detail::context_of(policy), src, dst);
+    detail::conv::execute_device_one(policy, detail::conv::correlate_request(fn, kernel, border, method, true), src, dst);
+  }
+}
+
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void separable_correlate(const P& policy, const vulkan::device_image<S>& src, std::span<const float> kx,
+                         std::span<const float> ky, vulkan::device_image<D>& dst, border_spec border = {}) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    constexpr std::string_view fn = "separable_correlate";
+    detail::conv::check_device_pair(fn, detail::context_of(policy), src, dst);
+    detail::conv::execute_device_one(policy, detail::conv::separable_request(fn, kx, ky, border), src, dst);
+  }
+}
+
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void separable_correlate(const P& policy, const vulkan::device_image<S>& src, std::span<const separable_term> terms,
+                         vulkan::device_image<D>& dst, border_spec border = {}) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    constexpr std::string_view fn = "separable_correlate";
+    detail::conv::check_device_pair(fn, detail::context_of(policy), src, dst);
+    detail::conv::execute_device_one(policy, detail::conv::terms_request(fn, terms, border), src, dst);
+  }
+}
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void separable_correlate(const P& policy, const vulkan::device_image<S>& src, std::initializer_list<separable_term> terms,
+                         vulkan::device_image<D>& dst, border_spec border = {}) {
+  separable_correlate(policy, src, std::span<const separable_term>(terms.begin(), terms.size()), dst, border);
+}
+
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void gaussian_blur(const P& policy, const vulkan::device_image<S>& src, vulkan::device_image<D>& dst, double sigma_x,
+                   double sigma_y = 0, int ksize = 0, border_spec border = {}) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    constexpr std::string_view fn = "gaussian_blur";
+    const detail::conv::request req = detail::conv::gaussian_request(
+        fn, sigma_x, sigma_y, ksize, border, std::is_same_v<S, std::uint8_t>,
+        [&] { detail::conv::check_device_pair(fn, detail::context_of(policy), src, dst); });
+    detail::conv::execute_device_one(policy, req, src, dst);
+  }
+}
+
+// correlate_batch over ranges of device images (the objects, or pointers to them). Chunked
+// by the parameter block's binding; each chunk is one submission.
+template <execution_policy P, std::ranges::contiguous_range SR, class K, std::ranges::contiguous_range DR>
+  requires detail::conv::is_pixel<detail::conv::device_range_element<SR>> && detail::conv::is_kernel_element<K> &&
+           detail::conv::is_output_pixel<detail::conv::device_range_element<DR>>
+void correlate_batch(const P& policy, const SR& srcs, image_view<K> kernel, DR&& dsts, border_spec border = {},
+                     conv_method method = conv_method::automatic) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    constexpr std::string_view fn = "correlate_batch";
+    using In = detail::conv::device_range_element<SR>;
+    using Out = detail::conv::device_range_element<DR>;
+    using job = detail::conv::device_job<In, Out>;
+    const std::size_t n = std::ranges::size(srcs);
+    detail::require(std::ranges::size(dsts) == n, fn, "dsts has ", std::ranges::size(dsts), " images; srcs has ", n);
+    detail::conv::check_border(fn, border);
+    detail::conv::check_method(fn, method);
+    const vulkan::context& ctx = detail::context_of(policy);
+    std::vector<job> jobs;
+    jobs.reserve(n);
+    auto s = std::ranges::begin(srcs);
+    auto d = std::ranges::begin(dsts);
+    for (std::size_t i = 0; i < n; ++i, ++s, ++d) {
+      const vulkan::device_image<In>* src = detail::conv::device_range_of<SR>::get(*s);
+      vulkan::device_image<Out>* dst = detail::conv::device_range_of<DR>::get(*d);
+      static_assert(!std::is_const_v<std::remove_pointer_t<decltype(dst)>>, "correlate_batch: dsts must be writable");
+      detail::require(src != nullptr, fn, "srcs[", i, "] is null");
+      detail::require(dst != nullptr, fn, "dsts[", i, "] is null");
+      detail::conv::check_device_pair(fn, ctx, *src, *dst, detail::concat("srcs[", i, "]"), detail::concat("dsts[", i, "]"));
+      jobs.push_back({src, dst});
+      detail::conv::check_batch_aliasing(fn, std::span<const job>(jobs), [](const auto* a, const auto* b) {
+        return static_cast<const void*>(a) == static_cast<const void*>(b);
+      });
+    }
+    const detail::conv::request req = detail::conv::correlate_request(fn, kernel, border, method, false);
+    if (jobs.empty()) return;
+    detail::conv::execute_device(policy, req, std::span<const job>(jobs));
+  }
+}
+#endif  // POLYKERN_HAS_VULKAN
 
 }  // namespace polykern

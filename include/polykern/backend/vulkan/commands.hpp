@@ -84,6 +84,21 @@ class commands {
     barrier();
   }
 
+  // Copies several ranges of `src` into `dst` on the device in one command (rows of an
+  // image into a window, say). Nothing crosses the bus.
+  void copy_regions(const buffer& src, const buffer& dst, const std::vector<VkBufferCopy>& regions) {
+    if (regions.empty()) return;
+    for (const VkBufferCopy& r : regions) {
+      check_range("copy_regions", src, r.size, r.srcOffset);
+      check_range("copy_regions", dst, r.size, r.dstOffset);
+    }
+    held_.push_back(src.memory());
+    held_.push_back(dst.memory());
+    barrier();
+    vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), static_cast<std::uint32_t>(regions.size()), regions.data());
+    barrier();
+  }
+
   // Sets every byte of `dst` to zero (at submit(); at once when it is mapped).
   void fill_zero(const buffer& dst) {
     if (dst.mapped()) {

@@ -180,7 +180,13 @@ class context {
   // with VK_EXT_memory_budget, the device-local heap's budget minus its usage (every
   // process's); without it, 80% of the heap (the estimate VMA makes) minus what this context
   // holds. Either way the context's idle pool counts as available (it is freed on demand).
-  std::uint64_t memory_budget() const {
+  std::uint64_t memory_budget() const { return std::min(device_memory_budget(), budget_limit_.load()); }
+  // Tests lower the budget to run the chunked-by-memory paths cheaply (0: no limit).
+  void limit_memory_budget_for_testing(std::uint64_t bytes) { budget_limit_ = bytes ? bytes : UINT64_MAX; }
+  bool has_memory_budget_extension() const { return has_memory_budget_; }
+
+ private:
+  std::uint64_t device_memory_budget() const {
     const std::uint64_t idle = idle_bytes_.load(), held = held_bytes_.load();
     if (has_memory_budget_) {
       VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{};
@@ -195,7 +201,8 @@ class context {
     const std::uint64_t share = memory_.memoryHeaps[device_heap_].size / 5 * 4, live = held - idle;
     return share > live ? share - live : 0;
   }
-  bool has_memory_budget_extension() const { return has_memory_budget_; }
+
+ public:
 
   // ---- statistics (api.md §7) ----
   transfer_stats stats() const {
@@ -742,7 +749,7 @@ class context {
   std::uint32_t queue_family_ = 0;
   VkPipelineCache cache_ = VK_NULL_HANDLE;
   device_info info_;
-  std::atomic<std::uint64_t> binding_limit_{UINT64_MAX};
+  std::atomic<std::uint64_t> binding_limit_{UINT64_MAX}, budget_limit_{UINT64_MAX};
   std::atomic<std::uint64_t> uploaded_{0}, downloaded_{0}, submissions_{0}, allocations_{0};
   std::mutex queue_mutex_;      // vkQueueSubmit
   std::mutex pipelines_mutex_;  // the pipeline map (and the VkPipelineCache it fills)

@@ -17,11 +17,14 @@
 #endif
 #include <bit>
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "../../detail/warp/plan.hpp"
 #include "buffer.hpp"
 #include "commands.hpp"
 #include "context.hpp"
+#include "device_data.hpp"
 #include "shaders/warp.spv.hpp"
 
 namespace polykern::detail::warp {
@@ -190,11 +193,11 @@ bool plan_bands(const std::vector<job<T>>& jobs, image_view<T> dst, std::int32_t
 inline std::uint32_t bits(float v) { return std::bit_cast<std::uint32_t>(v); }
 inline std::uint32_t bits(std::int32_t v) { return static_cast<std::uint32_t>(v); }
 
-// Appends j's record and data to `meta` (group-relative word offsets), and its source
-// rectangle r to `src` (bytes, group-relative offset src_at).
+// Writes j's record and appends its data to `meta` (group-relative word offsets); its
+// source rectangle r lands at byte src_at of the group's source (rows starting on words).
 template <class T>
 void pack_job(const job<T>& j, const rect& r, std::size_t channels, std::uint32_t* record, std::vector<std::uint32_t>& meta,
-              std::byte* src, std::size_t src_at) {
+              std::size_t src_at) {
   const auto at = [&] { return static_cast<std::uint32_t>(meta.size()); };
   const auto append = [&](const auto& values) {
     const std::uint32_t offset = at();
@@ -207,8 +210,7 @@ void pack_job(const job<T>& j, const rect& r, std::size_t channels, std::uint32_
   rec[VALUE] = bits(j.value);
   rec[SRC] = static_cast<std::uint32_t>(src_at / 4);
   rec[SW] = static_cast<std::uint32_t>(j.src.width), rec[SH] = static_cast<std::uint32_t>(j.src.height);
-  const std::size_t words = row_words<T>(r.width(), channels);
-  rec[SSTRIDE] = static_cast<std::uint32_t>(words);
+  rec[SSTRIDE] = static_cast<std::uint32_t>(row_words<T>(r.width(), channels));
   rec[RX] = bits(r.x0), rec[RY] = bits(r.y0), rec[RW] = static_cast<std::uint32_t>(r.width());
   rec[RH] = static_cast<std::uint32_t>(r.height());
   rec[X0] = bits(j.x0), rec[Y0] = bits(j.y0), rec[X1] = bits(j.x1), rec[Y1] = bits(j.y1);
@@ -224,27 +226,99 @@ void pack_job(const job<T>& j, const rect& r, std::size_t channels, std::uint32_
   rec[YT_OFF] = append(j.yt.offset), rec[YT_IDX] = append(j.yt.index), rec[YT_W] = append(j.yt.weight);
   rec[NSUB] = static_cast<std::uint32_t>(j.sub.size() / 2);
   rec[SUB] = append(j.sub);
-  // The source rectangle, rows starting on words.
-  const std::size_t row_bytes = r.width() * channels * sizeof(T);
-  for (std::size_t y = 0; y < r.height(); ++y)
-    std::memcpy(src + src_at + y * words * 4, j.src.row(static_cast<std::size_t>(r.y0) + y) + static_cast<std::size_t>(r.x0) * channels,
-                row_bytes);
 }
+
+// Where the pixels of one call live. Host views: packed from (and unpacked into) the
+// caller's memory through upload/download. Device images: copied on the device, and the
+// canvas bound in place when one piece covers it; nothing but the plan crosses the bus.
+template <class T>
+struct host_io {
+  const std::vector<job<T>>& jobs;
+  image_view<T> dst;
+  std::byte* src_area = nullptr;
+
+  static constexpr bool binds_canvas = false;
+  const vulkan::buffer* canvas() const { return nullptr; }
+  void begin_sources(vulkan::commands& cmd, const vulkan::buffer& src_buf, std::size_t bytes) {
+    src_area = static_cast<std::byte*>(cmd.upload_area(src_buf, bytes));
+  }
+  void source(vulkan::commands&, std::size_t job_index, const rect& r, std::size_t channels, const vulkan::buffer&,
+              std::size_t at) {
+    const job<T>& j = jobs[job_index];
+    const std::size_t words = row_words<T>(r.width(), channels), bytes = r.width() * channels * sizeof(T);
+    for (std::size_t y = 0; y < r.height(); ++y)
+      std::memcpy(src_area + at + y * words * 4,
+                  j.src.row(static_cast<std::size_t>(r.y0) + y) + static_cast<std::size_t>(r.x0) * channels, bytes);
+  }
+  T* user_row(const rect& a, std::size_t y) const {
+    return dst.row(static_cast<std::size_t>(a.y0) + y) + static_cast<std::size_t>(a.x0) * dst.channels;
+  }
+  void load_band(vulkan::commands& cmd, const rect& a, const vulkan::buffer& band_buf) {
+    const std::size_t words = row_words<T>(a.width(), dst.channels), bytes = a.width() * dst.channels * sizeof(T);
+    auto* to = static_cast<std::byte*>(cmd.upload_area(band_buf, a.height() * words * 4));
+    for (std::size_t y = 0; y < a.height(); ++y) std::memcpy(to + y * words * 4, user_row(a, y), bytes);
+  }
+  void store_band(vulkan::commands& cmd, const rect& a, const vulkan::buffer& band_buf) {
+    const std::size_t words = row_words<T>(a.width(), dst.channels), bytes = a.width() * dst.channels * sizeof(T);
+    cmd.download(band_buf, a.height() * words * 4, 0, [this, a, words, bytes](const void* data) {
+      const auto* from = static_cast<const std::byte*>(data);
+      for (std::size_t y = 0; y < a.height(); ++y) std::memcpy(user_row(a, y), from + y * words * 4, bytes);
+    });
+  }
+};
+
+template <class T>
+struct device_io {
+  std::span<const vulkan::device_image<T>* const> sources;  // per job
+  vulkan::device_image<T>& dst;
+
+  const vulkan::buffer* canvas() const { return &dst.storage(); }
+  void begin_sources(vulkan::commands&, const vulkan::buffer&, std::size_t) {}
+  void source(vulkan::commands& cmd, std::size_t job_index, const rect& r, std::size_t channels,
+              const vulkan::buffer& src_buf, std::size_t at) {
+    const vulkan::device_image<T>& img = *sources[job_index];
+    const std::size_t words = row_words<T>(r.width(), channels), bytes = r.width() * channels * sizeof(T);
+    std::vector<VkBufferCopy> regions;
+    regions.reserve(r.height());
+    for (std::size_t y = 0; y < r.height(); ++y)
+      regions.push_back({(static_cast<std::size_t>(r.y0) + y) * img.row_pitch() + static_cast<std::size_t>(r.x0) * channels * sizeof(T),
+                         at + y * words * 4, bytes});
+    cmd.copy_regions(img.storage(), src_buf, regions);
+  }
+  std::vector<VkBufferCopy> band_rows(const rect& a, bool to_band) const {
+    const std::size_t words = row_words<T>(a.width(), dst.channels()), bytes = a.width() * dst.channels() * sizeof(T);
+    std::vector<VkBufferCopy> regions;
+    for (std::size_t y = 0; y < a.height(); ++y) {
+      const VkDeviceSize in_canvas =
+          (static_cast<std::size_t>(a.y0) + y) * dst.row_pitch() + static_cast<std::size_t>(a.x0) * dst.channels() * sizeof(T);
+      const VkDeviceSize in_band = y * words * 4;
+      regions.push_back(to_band ? VkBufferCopy{in_canvas, in_band, bytes} : VkBufferCopy{in_band, in_canvas, bytes});
+    }
+    return regions;
+  }
+  void load_band(vulkan::commands& cmd, const rect& a, const vulkan::buffer& band_buf) {
+    cmd.copy_regions(dst.storage(), band_buf, band_rows(a, true));
+  }
+  void store_band(vulkan::commands& cmd, const rect& a, const vulkan::buffer& band_buf) {
+    cmd.copy_regions(band_buf, dst.storage(), band_rows(a, false));
+  }
+};
 
 }  // namespace gpu
 
-template <class T>
-void run(vulkan_tag, const auto& policy, const plan<T>& work) {
+// The one device path. Pieces: the whole image if it fits, else halve the longer side until
+// every piece and every source rectangle it needs fits a binding. A device canvas drawn in
+// one piece is bound in place; otherwise each piece is loaded into a band buffer, drawn, and
+// stored back (host: upload / download; device: copies).
+template <class T, class Io>
+void run_pieces(vulkan::context& ctx, const plan<T>& work, Io& io) {
   const std::vector<job<T>>& jobs = work.jobs;
-  const image_view<T> dst = work.dst;
+  const image_view<T> dst = work.dst;  // its shape (a device canvas: no data)
   using namespace gpu;
-  auto& ctx = context_of(policy);
   const std::size_t limit = ctx.max_binding_bytes();
   const std::size_t alignment = std::max<std::size_t>(ctx.info().min_storage_buffer_offset_alignment, 16);
   const std::size_t channels = dst.channels;
 
-  // Pieces: the whole image if it fits, else halve the longer side until every piece and
-  // every source rectangle it needs fits a binding.
   std::vector<band> bands;
   auto rows = static_cast<std::int32_t>(dst.height), cols = static_cast<std::int32_t>(dst.width);
   const std::size_t meta_limit = ctx.info().max_storage_buffer_range;
@@ -255,61 +329,50 @@ void run(vulkan_tag, const auto& policy, const plan<T>& work) {
     if (rows >= cols) rows = (rows + 1) / 2;
     else cols = (cols + 1) / 2;
   }
+  const bool one_piece = rows == static_cast<std::int32_t>(dst.height) && cols == static_cast<std::int32_t>(dst.width);
+  const vulkan::buffer* in_place = one_piece ? io.canvas() : nullptr;
   // Every buffer before any user memory is written.
   std::size_t src_bytes = 4, meta_bytes = 4, dst_bytes = 4;
   for (const auto& b : bands) {
     src_bytes = std::max(src_bytes, b.src_bytes), meta_bytes = std::max(meta_bytes, b.meta_bytes);
     dst_bytes = std::max(dst_bytes, b.area.height() * row_words<T>(b.area.width(), channels) * 4);
   }
-  vulkan::buffer src_buf(ctx, src_bytes), dst_buf(ctx, dst_bytes), meta_buf(ctx, meta_bytes);
+  vulkan::buffer src_buf(ctx, src_bytes), dst_buf(ctx, in_place ? 4 : dst_bytes), meta_buf(ctx, meta_bytes);
   const std::uint32_t spec[] = {local_size};
   const auto& pipe = ctx.get_pipeline({"warp", vulkan::shaders::warp, 3, sizeof(push_constants), spec});
-  // Does every pixel of every band get written (then the band need not be uploaded)?
+  // Does every pixel of every band get written (then the band need not be loaded)?
   const bool covers_all = jobs.size() == 1 && jobs[0].spans.empty() && jobs[0].x0 == 0 && jobs[0].y0 == 0 &&
                           jobs[0].x1 == static_cast<std::int32_t>(dst.width) && jobs[0].y1 == static_cast<std::int32_t>(dst.height);
 
   vulkan::commands cmd(ctx);
-  // With unified memory (integrated GPUs, lavapipe) the buffers are mapped: pack straight
-  // into them. Otherwise pack into host memory and let commands stage the upload.
-  std::vector<std::byte> src_host, dst_host;
   std::vector<std::uint32_t> meta_host;
   const auto& limits = ctx.info().max_workgroup_count;
   for (const auto& b : bands) {
     const std::size_t band_rows = b.area.height(), band_cols = b.area.width();
     const std::size_t dst_words = row_words<T>(band_cols, channels);
     const std::size_t band_bytes = band_rows * dst_words * 4;
-    const std::size_t row_bytes = band_cols * channels * sizeof(T);
-    const auto user_row = [&](std::size_t y) {
-      return dst.row(static_cast<std::size_t>(b.area.y0) + y) + static_cast<std::size_t>(b.area.x0) * channels;
-    };
-    const auto place = [](const vulkan::buffer& buf, std::vector<std::byte>& host, std::size_t bytes) {
-      if (buf.mapped()) return static_cast<std::byte*>(buf.mapped());
-      host.resize(bytes);
-      return host.data();
-    };
-    std::byte* dst_ptr = place(dst_buf, dst_host, band_bytes);
-    if (!covers_all)
-      for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(dst_ptr + y * dst_words * 4, user_row(y), row_bytes);
-    std::byte* src_ptr = place(src_buf, src_host, b.src_bytes);
+    const vulkan::buffer& target = in_place ? *in_place : dst_buf;
+    if (!covers_all && !in_place) io.load_band(cmd, b.area, dst_buf);
+    io.begin_sources(cmd, src_buf, b.src_bytes);
     meta_host.assign(b.meta_bytes / 4, 0);
     for (const auto& g : b.groups) {
       std::vector<std::uint32_t> meta((g.last - g.first) * job_words, 0);
       std::size_t at = 0;
       for (std::size_t k = g.first; k < g.last; ++k) {
         std::uint32_t record[job_words] = {};
-        pack_job(jobs[b.active[k]], b.rects[k], channels, record, meta, src_ptr + g.src_offset, at);
+        pack_job(jobs[b.active[k]], b.rects[k], channels, record, meta, at);
+        io.source(cmd, b.active[k], b.rects[k], channels, src_buf, g.src_offset + at);
         std::copy(record, record + job_words, meta.begin() + static_cast<std::ptrdiff_t>((k - g.first) * job_words));
         at += align_up(rect_bytes<T>(b.rects[k], channels), 4);
       }
       std::copy(meta.begin(), meta.end(), meta_host.begin() + static_cast<std::ptrdiff_t>(g.meta_offset / 4));
     }
-    if (!src_buf.mapped()) cmd.upload(src_buf, src_host.data(), b.src_bytes);
     cmd.upload(meta_buf, meta_host.data(), meta_host.size() * 4);
-    if (!covers_all && !dst_buf.mapped()) cmd.upload(dst_buf, dst_host.data(), band_bytes);
     const bool is_float = std::is_same_v<T, float>;
     const std::size_t items = is_float ? band_cols : dst_words;
     const auto groups_x = static_cast<std::uint32_t>(std::min<std::size_t>((items + local_size - 1) / local_size, limits[0]));
     const auto groups_y = static_cast<std::uint32_t>(std::min<std::size_t>(band_rows, limits[1]));
+    cmd.barrier();
     for (std::size_t gi = 0; gi < b.groups.size(); ++gi) {
       const auto& g = b.groups[gi];
       if (gi > 0) cmd.barrier();  // later groups draw over earlier ones
@@ -319,13 +382,34 @@ void run(vulkan_tag, const auto& policy, const plan<T>& work) {
                                 static_cast<std::uint32_t>(dst_words), static_cast<std::uint32_t>(g.last - g.first)};
       cmd.dispatch(pipe,
                    {vulkan::binding(src_buf, g.src_offset, std::max<std::size_t>(g.src_bytes, 4)),
-                    vulkan::binding(dst_buf, 0, band_bytes), vulkan::binding(meta_buf, g.meta_offset, g.meta_bytes)},
+                    vulkan::binding(target, 0, band_bytes), vulkan::binding(meta_buf, g.meta_offset, g.meta_bytes)},
                    push, groups_x, groups_y);
     }
-    if (!dst_buf.mapped()) cmd.download(dst_buf, dst_host.data(), band_bytes);
+    if (!in_place) io.store_band(cmd, b.area, dst_buf);
     cmd.submit();
-    for (std::size_t y = 0; y < band_rows; ++y) std::memcpy(user_row(y), dst_ptr + y * dst_words * 4, row_bytes);
   }
+}
+
+// Host views: pack the source rectangles and the pieces from (and into) the caller's memory.
+template <class T>
+void run(vulkan_tag, const auto& policy, const plan<T>& work) {
+  gpu::host_io<T> io{work.jobs, work.dst};
+  run_pieces(context_of(policy), work, io);
+}
+
+// Device images (api.md §7): sources[i] is the image of work.jobs[i], drawn into canvas.
+// The public entry point has checked shapes, contexts and aliasing.
+template <class T>
+struct device_plan {
+  const plan<T>& work;  // jobs' src and dst views carry shapes only
+  std::vector<const vulkan::device_image<T>*> sources;
+  vulkan::device_image<T>* canvas;
+};
+
+template <class T>
+void run(vulkan_tag, const auto& policy, const device_plan<T>& call) {
+  gpu::device_io<T> io{call.sources, *call.canvas};
+  run_pieces(context_of(policy), call.work, io);
 }
 
 }  // namespace polykern::detail::warp
