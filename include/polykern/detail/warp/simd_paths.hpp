@@ -405,17 +405,29 @@ inline void aligned_run(const job<T>& j, const simd_aux& a, const row_base& rb, 
 
 // The vertical pass of a separable bilinear row: acc[e] = vlerp(r0[e], r1[e], fy) for
 // e < n, two batches per step. fy = 0 is the first row itself (vlerp returns it exactly).
+// p0, p1 (or null): the next row's source rows, prefetched as this one is read — loads of
+// rows that start short streams otherwise wait on memory (docs/warp.md, "What costs").
 template <class T>
-inline void vertical_lerp(const T* r0, const T* r1, float fy, std::size_t n, float* acc) {
+inline void vertical_lerp(const T* r0, const T* r1, float fy, std::size_t n, float* acc, const T* p0, const T* p1) {
   using namespace vec;
+  constexpr std::size_t bytes = 2 * N * sizeof(T);  // one step of one row
+  const auto ahead = [&](std::size_t e) {
+    if (!p0) return;
+    for (std::size_t b = 0; b < bytes; b += 64)
+      simd::prefetch(reinterpret_cast<const char*>(p0 + e) + b), simd::prefetch(reinterpret_cast<const char*>(p1 + e) + b);
+  };
   std::size_t e = 0;
   if (fy == 0) {
-    for (; e + 2 * N <= n; e += 2 * N) load_n(r0 + e).store_unaligned(acc + e), load_n(r0 + e + N).store_unaligned(acc + e + N);
+    for (; e + 2 * N <= n; e += 2 * N) {
+      ahead(e);
+      load_n(r0 + e).store_unaligned(acc + e), load_n(r0 + e + N).store_unaligned(acc + e + N);
+    }
     for (; e < n; ++e) acc[e] = static_cast<float>(r0[e]);
     return;
   }
   const VF f(fy);
   for (; e + 2 * N <= n; e += 2 * N) {
+    ahead(e);
     const VF a = vlerp<T>(load_n(r0 + e), load_n(r1 + e), f), b = vlerp<T>(load_n(r0 + e + N), load_n(r1 + e + N), f);
     a.store_unaligned(acc + e), b.store_unaligned(acc + e + N);
   }
@@ -455,13 +467,14 @@ inline void separable_run(const job<T>& j, const simd_aux& a, const row_base& rb
   const auto [y0, fy] = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), rb.hy, rb.ly));
   const std::size_t n = static_cast<std::size_t>(a.sep_n);
   float* acc = s.floats(n + scratch_slack);
-  if (y + 1 < j.y1) {  // the next row's source rows: short streams the hardware prefetcher finds late
+  const T* p0 = nullptr;  // the next row's first source row, when it is another one
+  if (y + 1 < j.y1) {
     const row_base next = row_of(j.k, y + 1);
     const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), next.hy, next.ly)).first;
-    if (y1 != y0) prefetch_rows<T, C>(j, y1, y1 + 1, a.sep_e0 / C, (a.sep_e0 + a.sep_n) / C - 1);
+    if (y1 != y0 && y1 >= 0 && y1 + 1 < static_cast<std::int32_t>(j.src.height)) p0 = j.src.row(static_cast<std::size_t>(y1)) + a.sep_e0;
   }
   const T* r0 = j.src.row(static_cast<std::size_t>(y0)) + a.sep_e0;
-  vertical_lerp<T>(r0, r0 + j.src.row_stride, fy, n, acc);
+  vertical_lerp<T>(r0, r0 + j.src.row_stride, fy, n, acc, p0, p0 ? p0 + j.src.row_stride : nullptr);
   T* d = out + static_cast<std::size_t>(a.sep_x0) * C;
   switch (a.sep.reach) {
     case simd::window::w32: horizontal_lerp<T, C, simd::window::w32>(a, acc, d); break;
