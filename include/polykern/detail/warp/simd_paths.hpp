@@ -253,7 +253,7 @@ simd_aux prepare_simd(const job<T>& j) {
 // N pixels from x of a bilinear/nearest job. interior: every tap inside (no border map).
 // Returns false (nothing written) when the batch must go through the scalar body.
 template <class T, int C, bool Interior>
-POLYKERN_SIMD_INLINE bool warp_batch(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t x, T* out) {
+inline bool warp_batch(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t x, T* out) {
   using namespace vec;
   const VF xr = VF(static_cast<float>(x - j.k.ox)) + iota_f();
   const auto cx = coordinate_of(j.k.x.a, xr, rb.hx, rb.lx);
