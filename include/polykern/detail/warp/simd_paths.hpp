@@ -407,32 +407,40 @@ inline void aligned_run(const job<T>& j, const simd_aux& a, const row_base& rb, 
 // e < n, two batches per step. fy = 0 is the first row itself (vlerp returns it exactly).
 // p0, p1 (or null): the next row's source rows, prefetched as this one is read — loads of
 // rows that start short streams otherwise wait on memory (docs/warp.md, "What costs").
-template <class T>
-inline void vertical_lerp(const T* r0, const T* r1, float fy, std::size_t n, float* acc, const T* p0, const T* p1) {
+template <bool Ahead, class T>
+inline void vertical_lerp_rows(const T* r0, const T* r1, float fy, std::size_t n, float* acc, const T* p0, const T* p1) {
   using namespace vec;
-  constexpr std::size_t bytes = 2 * N * sizeof(T);  // one step of one row
-  const auto ahead = [&](std::size_t e) {
-    if (!p0) return;
-    for (std::size_t b = 0; b < bytes; b += 64)
-      simd::prefetch(reinterpret_cast<const char*>(p0 + e) + b), simd::prefetch(reinterpret_cast<const char*>(p1 + e) + b);
-  };
+  static_assert(2 * N * sizeof(T) <= 128, "at most two cache lines of each row per step");
+  constexpr std::size_t step_bytes = 2 * N * sizeof(T);
   std::size_t e = 0;
-  if (fy == 0) {
-    for (; e + 2 * N <= n; e += 2 * N) {
-      ahead(e);
-      load_n(r0 + e).store_unaligned(acc + e), load_n(r0 + e + N).store_unaligned(acc + e + N);
-    }
-    for (; e < n; ++e) acc[e] = static_cast<float>(r0[e]);
-    return;
-  }
   const VF f(fy);
   for (; e + 2 * N <= n; e += 2 * N) {
-    ahead(e);
+    if constexpr (Ahead) {
+      simd::prefetch(p0 + e), simd::prefetch(p1 + e);
+      if constexpr (step_bytes > 64) simd::prefetch(p0 + e + 64 / sizeof(T)), simd::prefetch(p1 + e + 64 / sizeof(T));
+    }
     const VF a = vlerp<T>(load_n(r0 + e), load_n(r1 + e), f), b = vlerp<T>(load_n(r0 + e + N), load_n(r1 + e + N), f);
     a.store_unaligned(acc + e), b.store_unaligned(acc + e + N);
   }
   for (; e + N <= n; e += N) vlerp<T>(load_n(r0 + e), load_n(r1 + e), f).store_unaligned(acc + e);
   for (; e < n; ++e) acc[e] = vlerp<T>(static_cast<float>(r0[e]), static_cast<float>(r1[e]), fy);
+}
+template <class T>
+inline void vertical_lerp(const T* r0, const T* r1, float fy, std::size_t n, float* acc, const T* p0, const T* p1) {
+  using namespace vec;
+  if (fy == 0) {
+    std::size_t e = 0;
+    for (; e + N <= n; e += N) {
+      if (p0) simd::prefetch(p0 + e);
+      load_n(r0 + e).store_unaligned(acc + e);
+    }
+    for (; e < n; ++e) acc[e] = static_cast<float>(r0[e]);
+    return;
+  }
+  if (p0)
+    vertical_lerp_rows<true>(r0, r1, fy, n, acc, p0, p1);
+  else
+    vertical_lerp_rows<false>(r0, r1, fy, n, acc, p0, p1);
 }
 
 // The horizontal pass: output element i of the interior blends acc's left and right taps
