@@ -4,6 +4,9 @@
 //   W10.compose.area/<impl>/1080p   the same with interpolation::area; peer: cv::resize(INTER_AREA)
 //   W10.warp_affine/<impl>/1080p    1080p RGB8 rotated 10 degrees, scaled 1.05, bilinear, constant
 //                                   border; peer: cv::warpAffine(INTER_LINEAR, BORDER_CONSTANT)
+//   W10.resize/<impl>/1080p         one 1920x1080 RGB8 image resized to 480x270 (bilinear); peer cv::resize
+//   W10.resize.area/<impl>/1080p    the same with interpolation::area; peer cv::resize(INTER_AREA)
+//   W10.resize.up/<impl>/1080p      a 480x270 RGB8 image enlarged to 1920x1080 (bilinear); peer cv::resize
 //   W11.frame/<impl>/1080p          one grid-video frame: 16 pre-shrunk 480x270 tiles (plus the 4
 //                                   that wrap around) slid by a fractional offset; peer.opencv:
 //                                   cv::warpAffine of each tile into its canvas rectangle
@@ -83,7 +86,15 @@ data& workload() {
   return d;
 }
 
-enum class task { compose, compose_area, warp, frame };
+enum class task { compose, compose_area, warp, frame, resize, resize_area, resize_up };
+constexpr int tasks = 7;
+
+// The destination size of each task.
+std::pair<std::size_t, std::size_t> out_size(task t) {
+  return t == task::resize || t == task::resize_area ? std::pair<std::size_t, std::size_t>{480, 270}
+                                                     : std::pair<std::size_t, std::size_t>{W, H};
+}
+pk::image<u8> blank(task t) { return pk::image<u8>(out_size(t).first, out_size(t).second, C, u8{0}); }
 
 template <class Policy>
 void run_task(const Policy& policy, task t, pk::image<u8>& out) {
@@ -93,15 +104,18 @@ void run_task(const Policy& policy, task t, pk::image<u8>& out) {
     case task::compose_area: pk::compose(policy, d.grid, out.view(), pk::interpolation::area); break;
     case task::warp: pk::warp_affine(policy, d.tiles[0].view(), d.rotate, out.view()); break;
     case task::frame: pk::compose(policy, d.frame, out.view()); break;
+    case task::resize: pk::resize(policy, d.tiles[1].view(), out.view()); break;
+    case task::resize_area: pk::resize(policy, d.tiles[1].view(), out.view(), pk::interpolation::area); break;
+    case task::resize_up: pk::resize(policy, d.small[2].view(), out.view()); break;
   }
 }
 
 // The simd result of each task, computed once.
 const pk::image<u8>& reference(task t) {
-  static std::unique_ptr<pk::image<u8>> refs[4];
+  static std::unique_ptr<pk::image<u8>> refs[tasks];
   auto& r = refs[static_cast<int>(t)];
   if (!r) {
-    r = std::make_unique<pk::image<u8>>(W, H, C, u8{0});
+    r = std::make_unique<pk::image<u8>>(blank(t));
     run_task(pk::exec::simd, t, *r);
   }
   return *r;
@@ -111,17 +125,18 @@ const pk::image<u8>& reference(task t) {
 std::pair<int, double> difference(const pk::image<u8>& a, const pk::image<u8>& b) {
   int worst = 0;
   double sum = 0;
-  for (std::size_t y = 0; y < H; ++y)
-    for (std::size_t x = 0; x < W * C; ++x) {
+  const std::size_t w = a.width(), h = a.height();
+  for (std::size_t y = 0; y < h; ++y)
+    for (std::size_t x = 0; x < w * C; ++x) {
       const int d = std::abs(int(a.view().row(y)[x]) - int(b.view().row(y)[x]));
       worst = std::max(worst, d), sum += d;
     }
-  return {worst, sum / (W * H * C)};
+  return {worst, sum / static_cast<double>(w * h * C)};
 }
 
 template <class Policy>
 void bench_policy(benchmark::State& state, Policy policy, task t, bool exact) {
-  pk::image<u8> out(W, H, C, u8{0});
+  pk::image<u8> out = blank(t);
   try {
     run_task(policy, t, out);
   } catch (const std::exception& e) {
@@ -137,7 +152,7 @@ void bench_policy(benchmark::State& state, Policy policy, task t, bool exact) {
     run_task(policy, t, out);
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(W * H));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(out.width() * out.height()));
 }
 
 #if POLYKERN_BENCH_HAS_OPENCV
@@ -174,6 +189,11 @@ void opencv_task(task t, pk::image<u8>& out) {
         cv::warpAffine(tile, roi, M, roi.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
       }
       break;
+    case task::resize:
+    case task::resize_area:
+      cv::resize(as_mat(d.tiles[1]), canvas, canvas.size(), 0, 0, t == task::resize ? cv::INTER_LINEAR : cv::INTER_AREA);
+      break;
+    case task::resize_up: cv::resize(as_mat(d.small[2]), canvas, canvas.size(), 0, 0, cv::INTER_LINEAR); break;
   }
 }
 #endif
@@ -194,6 +214,9 @@ int main(int argc, char** argv) {
   const row rows[] = {{"W10.compose", task::compose},
                       {"W10.compose.area", task::compose_area},
                       {"W10.warp_affine", task::warp},
+                      {"W10.resize", task::resize},
+                      {"W10.resize.area", task::resize_area},
+                      {"W10.resize.up", task::resize_up},
                       {"W11.frame", task::frame}};
   for (const auto& r : rows) {
     const std::string prefix = r.name;
@@ -217,7 +240,7 @@ int main(int argc, char** argv) {
 #endif
 #if POLYKERN_BENCH_HAS_OPENCV
     benchmark::RegisterBenchmark((prefix + "/peer.opencv/1080p").c_str(), [t](benchmark::State& s) {
-      pk::image<u8> out(W, H, C, u8{0});
+      pk::image<u8> out = blank(t);
       opencv_task(t, out);
       // OpenCV rounds coordinates and weights to 1/32 (resize: 1/2048): close, not equal.
       const auto [worst, mean] = difference(out, reference(t));
@@ -230,7 +253,7 @@ int main(int argc, char** argv) {
         opencv_task(t, out);
         benchmark::ClobberMemory();
       }
-      s.SetItemsProcessed(s.iterations() * static_cast<std::int64_t>(W * H));
+      s.SetItemsProcessed(s.iterations() * static_cast<std::int64_t>(out.width() * out.height()));
     })->UseRealTime()->Unit(benchmark::kMillisecond);
 #endif
   }

@@ -639,6 +639,106 @@ TEST(WarpPolicies, SimdAndOpenMPAreBitwiseTheScalarReference) {
   }
 }
 
+// The separable rows of the SIMD paths (axis-aligned bilinear: the two source rows blended
+// into a float row, then columns picked through window permutes; area: vertical taps in
+// registers, columns through windows) against the per-pixel body of the scalar policy, bit
+// for bit: scale + translation tiles shrinking and enlarging, mirrored, 1-pixel and thin
+// tiles, tiles partly off the canvas, widths off every SIMD width, uint8 and float, 1-4
+// channels, bilinear / area / nearest, and resize down, up and mixed.
+template <class T>
+void check_separable_rows(std::size_t channels, unsigned seed) {
+  const auto src = noise_image<T>(203, 117, channels, seed);
+  const auto one = noise_image<T>(1, 1, channels, seed + 1);
+  const auto thin = noise_image<T>(37, 1, channels, seed + 2);
+  const auto tall = noise_image<T>(1, 29, channels, seed + 3);
+  const auto check = [&](auto&& op, const pk::image<T>& blank, const std::string& what) {
+    auto want = blank;
+    op(pk::exec::scalar, want);
+    auto got = blank;
+    op(pk::exec::simd, got);
+    EXPECT_TRUE(same_pixels(want, got)) << what << " simd";
+#if POLYKERN_HAS_OPENMP
+    for (int threads : {1, 2, 3}) {
+      auto d = blank;
+      op(pk::exec::openmp_policy{.threads = threads}, d);
+      EXPECT_TRUE(same_pixels(want, d)) << what << " openmp threads=" << threads;
+    }
+#endif
+  };
+  // OpenCV's mapping of a tile shrunk by s into a cell at (cx, cy): pixel k samples s k + (s - 1) / 2.
+  const auto cell = [](double s, double cx, double cy) { return affine(1 / s, 0, cx - (s - 1) / (2 * s), 0, 1 / s, cy - (s - 1) / (2 * s)); };
+  const std::vector<pk::tile<T>> tiles = {
+      {src.view(), cell(4, 0, 0)},                      // the grid-video case, 4x
+      {src.view(), cell(3, 60, 0)},                     // 3x
+      {src.view(), cell(2.5, 130, 3)},                  // 2.5x
+      {src.view(), affine(1 / 1.7, 0, 200.3, 0, 1 / 1.3, 50.6)},  // different scales per axis
+      {src.view(), affine(1.5, 0, -80.25, 0, 1.25, 90.5)},        // enlarged, off the left edge
+      {src.view(), affine(4, 0, 500, 0, 3, -200.7)},              // 4x enlarged, off the top and right
+      {src.view(), affine(-0.5, 0, 260, 0, 0.5, 150)},            // mirrored, off the bottom
+      {src.view(), affine(0.2, 0, 10.1, 0, -0.2, 140)},           // 5x, flipped vertically
+      {one.view(), affine(9, 0, 30, 0, 7, 120)},                  // 1 pixel enlarged
+      {one.view(), affine(1, 0, 3.5, 0, 1, 3.25)},                // 1 pixel
+      {thin.view(), affine(2.5, 0, 40.5, 0, 4, 130)},             // 1 row
+      {tall.view(), affine(3, 0, 250.5, 0, 0.5, 20.25)},          // 1 column
+  };
+  for (auto interp : {interpolation::bilinear, interpolation::area, interpolation::nearest}) {
+    const std::string i = std::string(pk::name(interp));
+    check([&](auto p, auto& out) { pk::compose(p, std::span<const pk::tile<T>>(tiles), out.view(), interp); },
+          pk::image<T>(301, 173, channels, T(7)), "compose " + i);
+    for (std::size_t k = 0; k < tiles.size(); ++k)
+      check([&](auto p, auto& out) { pk::compose(p, std::span<const pk::tile<T>>(&tiles[k], 1), out.view(), interp); },
+            pk::image<T>(301, 173, channels, T(7)), "compose tile " + std::to_string(k) + " " + i);
+    for (auto [w, h] : {std::pair<std::size_t, std::size_t>{50, 29}, {67, 39}, {81, 47}, {101, 58}, {203, 59}, {411, 250},
+                        {250, 117}, {17, 300}, {1, 1}, {203, 1}})
+      check([&](auto p, auto& out) { pk::resize(p, src.view(), out.view(), interp); }, pk::image<T>(w, h, channels, T(0)),
+            "resize to " + std::to_string(w) + "x" + std::to_string(h) + " " + i);
+    check([&](auto p, auto& out) { pk::resize(p, one.view(), out.view(), interp); }, pk::image<T>(7, 5, channels, T(0)),
+          "resize 1x1 " + i);
+    check([&](auto p, auto& out) { pk::resize(p, thin.view(), out.view(), interp); }, pk::image<T>(90, 3, channels, T(0)),
+          "resize 37x1 " + i);
+  }
+  // Scaled warp_affine (axis-aligned bilinear with a constant border).
+  check([&](auto p, auto& out) { pk::warp_affine(p, src.view(), affine(0.37, 0, 3.3, 0, 0.41, -2.2), out.view()); },
+        pk::image<T>(260, 140, channels, T(0)), "warp_affine scale");
+}
+
+TEST(WarpPolicies, SeparableRowsAreBitwiseThePerPixelPath) {
+  for (std::size_t c = 1; c <= 4; ++c) check_separable_rows<u8>(c, 80 + static_cast<unsigned>(c));
+  for (std::size_t c : {1, 3, 4}) check_separable_rows<float>(c, 90 + static_cast<unsigned>(c));
+}
+
+// The separable rows are what the grid-video case takes: a 4x shrink uses the 64-float
+// windows, a 2x shrink and enlargements the 32-float ones, and an 8x shrink (windows too
+// wide for a permute) falls back to gathers from the float row, still separable.
+TEST(WarpPolicies, SeparableRowsAreTakenForScaleAndTranslation) {
+  namespace w = pk::detail::warp;
+  const auto src = noise_image<u8>(1920, 1080, 3, 3);
+  const auto job_for = [&](double s, pk::interpolation interp) {
+    const auto to_canvas = affine(1 / s, 0, 10 - (s - 1) / (2 * s), 0, 1 / s, 20 - (s - 1) / (2 * s));
+    double inv[2][3];
+    EXPECT_TRUE(w::invert(to_canvas.m, inv));
+    w::job<u8> j;
+    EXPECT_TRUE(w::compose_job<u8>(src.view(), to_canvas.m, inv, 1920, 1080, w::compose_sampler(interp), j));
+    return w::prepare_simd<u8, 3>(j);
+  };
+#if defined(__AVX512F__)
+  EXPECT_EQ(job_for(4, interpolation::bilinear).sep.reach, pk::detail::simd::window::w64);
+  EXPECT_EQ(job_for(2, interpolation::bilinear).sep.reach, pk::detail::simd::window::w32);
+  EXPECT_EQ(job_for(0.5, interpolation::bilinear).sep.reach, pk::detail::simd::window::w32);
+  EXPECT_EQ(job_for(4, interpolation::area).area.reach, pk::detail::simd::window::w64);
+  EXPECT_EQ(job_for(2, interpolation::area).area.reach, pk::detail::simd::window::w32);
+#endif
+  for (double s : {4.0, 2.0, 0.5, 8.0}) {
+    const auto a = job_for(s, interpolation::bilinear);
+    EXPECT_TRUE(a.separable) << s;
+    EXPECT_GT(a.sep_x1 - a.sep_x0, 200) << s;
+  }
+  EXPECT_EQ(job_for(8, interpolation::bilinear).sep.reach, pk::detail::simd::window::gather);
+  const auto rotated = w::warp_job<u8>(src.view(), affine(0.9, 0.1, 0, -0.1, 0.9, 0).m, 100, 100, w::sampler::bilinear,
+                                        {border::constant, 0});
+  EXPECT_FALSE((w::prepare_simd<u8, 3>(rotated).separable));
+}
+
 // issue 11: the openmp backend's own parallel region had no exception guard, so an
 // exception inside it (a std::bad_alloc of a thread's scratch row) called std::terminate.
 // The rows now run through detail/executor.hpp, which carries the exception to the caller.

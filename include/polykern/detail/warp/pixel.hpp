@@ -11,6 +11,7 @@
 
 #include "../simd/diagnostics.hpp"
 #include "../simd/gather.hpp"
+#include "../simd/stream.hpp"
 #include "arithmetic.hpp"
 #include "plan.hpp"
 
@@ -115,22 +116,51 @@ inline void store_lanes(float* p, const V& v) {
 }
 
 // The vertical pass over V = float or a batch (then a scalar tail): every element the
-// same fma sequence, from zero, taps in table order.
+// same fma sequence, from zero, taps in table order. Up to 8 taps are summed in registers
+// per element (later groups of 8 add to acc), two batches per step. Over batches the next
+// row's source rows are prefetched as this row's are read (short streams that otherwise
+// wait on memory).
 template <class V, class T, int C>
 inline void area_vertical(const job<T>& j, std::int32_t y, std::int32_t lo, std::int32_t hi, float* acc) {
   constexpr std::size_t step = lanes<V>;
+  constexpr std::int32_t group = 8;
   const std::size_t r = static_cast<std::size_t>(y - j.y0);
   const std::int32_t begin = j.yt.offset[r], end = j.yt.offset[r + 1];
   const std::size_t n = static_cast<std::size_t>(hi - lo + 1) * C;
-  for (std::int32_t t = begin; t < end; ++t) {
-    const float w = j.yt.weight[t];
-    const V vw(w);
-    const T* row = j.src.row(static_cast<std::size_t>(j.yt.index[t])) + static_cast<std::ptrdiff_t>(lo) * C;
-    const bool first = t == begin;
+  const char* next[group];
+  std::int32_t ahead = 0;
+  if constexpr (step > 1) {
+    if (y + 1 < j.y1)
+      for (std::int32_t t = j.yt.offset[r + 1]; t < j.yt.offset[r + 2] && ahead < group; ++t)
+        if (j.yt.weight[t] != 0)
+          next[ahead++] = reinterpret_cast<const char*>(j.src.row(static_cast<std::size_t>(j.yt.index[t])) + static_cast<std::ptrdiff_t>(lo) * C);
+  }
+  for (std::int32_t g = begin; g < end; g += group) {
+    const std::int32_t k = std::min(group, end - g);
+    const T* rows[group];
+    float w[group];
+    for (std::int32_t q = 0; q < k; ++q) {
+      rows[q] = j.src.row(static_cast<std::size_t>(j.yt.index[g + q])) + static_cast<std::ptrdiff_t>(lo) * C;
+      w[q] = j.yt.weight[g + q];
+    }
+    const bool first = g == begin;
     std::size_t e = 0;
-    for (; e + step <= n; e += step)
-      store_lanes(acc + e, fused(vw, load_lanes<V>(row + e), first ? V(0.0f) : load_lanes<V>(acc + e)));
-    for (; e < n; ++e) acc[e] = fused(w, static_cast<float>(row[e]), first ? 0.0f : acc[e]);
+    for (; e + 2 * step <= n; e += 2 * step) {
+      if (first)
+        for (std::int32_t q = 0; q < ahead; ++q)
+          for (std::size_t b = 0; b < 2 * step * sizeof(T); b += 64) simd::prefetch(next[q] + e * sizeof(T) + b);
+      V v0 = first ? V(0.0f) : load_lanes<V>(acc + e), v1 = first ? V(0.0f) : load_lanes<V>(acc + e + step);
+      for (std::int32_t q = 0; q < k; ++q) {
+        const V vw(w[q]);
+        v0 = fused(vw, load_lanes<V>(rows[q] + e), v0), v1 = fused(vw, load_lanes<V>(rows[q] + e + step), v1);
+      }
+      store_lanes(acc + e, v0), store_lanes(acc + e + step, v1);
+    }
+    for (; e < n; ++e) {
+      float v = first ? 0.0f : acc[e];
+      for (std::int32_t q = 0; q < k; ++q) v = fused(w[q], static_cast<float>(rows[q][e]), v);
+      acc[e] = v;
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -23,8 +24,10 @@
 #include "../simd/diagnostics.hpp"
 #include "../simd/gather.hpp"
 #include "../simd/stream.hpp"
+#include "../simd/window.hpp"
 #include "pixel.hpp"
 #include "plan.hpp"
+#include "traversal.hpp"
 
 POLYKERN_SIMD_DIAGNOSTICS_PUSH
 namespace polykern::detail::warp {
@@ -109,6 +112,38 @@ inline void fetch_one(const float* base, const VI& off, VF* t) {
 
 }  // namespace vec
 
+// Where the horizontal pass of a separable row finds its taps: for every full batch of N
+// output elements and tap k, the first source element of a window (`start`, in source-row
+// elements) and each lane's index in it (bytes). `reach` is the widest window any batch
+// needs (32 or 64 floats: vec::pick's permutes), or gather when some batch spans more.
+struct window_table {
+  simd::window reach = simd::window::gather;
+  std::int32_t taps = 0;
+  std::size_t batches = 0;
+  std::vector<std::int32_t> start;  // [b * taps + k]
+  std::vector<std::uint8_t> local;  // [(b * taps + k) * N + lane]
+};
+
+// offset(k, e): the source element tap k of output element e reads, e in [0, n).
+template <class F>
+window_table make_window(std::size_t n, std::int32_t taps, F offset) {
+  constexpr std::size_t N = vec::N;
+  window_table w;
+  w.taps = taps, w.batches = n / N;
+  std::int32_t widest = 0;
+  for (std::size_t b = 0; b < w.batches; ++b)
+    for (std::int32_t k = 0; k < taps; ++k) {
+      std::int32_t lo = offset(k, b * N), hi = lo;
+      for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, offset(k, b * N + i)), hi = std::max(hi, offset(k, b * N + i));
+      widest = std::max(widest, hi - lo);
+      w.start.push_back(lo);
+      for (std::size_t i = 0; i < N; ++i)
+        w.local.push_back(static_cast<std::uint8_t>(std::min<std::int32_t>(offset(k, b * N + i) - lo, 255)));
+    }
+  w.reach = widest < 32 ? simd::window::w32 : widest < 64 ? simd::window::w64 : simd::window::gather;
+  if (w.reach == simd::window::gather) w.start.clear(), w.local.clear();
+  return w;
+}
 
 // What the SIMD backend adds to a job: border tables and which fast paths apply.
 struct simd_aux {
@@ -124,10 +159,20 @@ struct simd_aux {
   bool aligned = false;
   std::vector<std::int32_t> col_off;
   std::vector<float> col_fx;
-  // area_table: per tap k and region element e, source element offset and weight.
+  // Separable axis-aligned bilinear (the interior columns [sep_x0, sep_x1)): each row blends
+  // its two source rows over the source elements [sep_e0, sep_e0 + sep_n) into scratch, then
+  // resamples columns from there. Per interior element: its left tap's source element and fx.
+  bool separable = false;
+  std::int32_t sep_x0 = 0, sep_x1 = 0, sep_e0 = 0, sep_n = 0;
+  std::vector<std::int32_t> e_off;
+  std::vector<float> e_fx;
+  window_table sep;
+  // area_table: per tap k and region element e, source element offset and weight; and the
+  // windows of the horizontal pass over all region columns.
   std::int32_t taps = 0;
   std::vector<std::int32_t> a_off;
   std::vector<float> a_w;
+  window_table area;
 };
 
 template <class T, int C>
@@ -155,6 +200,21 @@ simd_aux prepare_simd(const job<T>& j) {
       const auto [x0, fx] = bilinear_tap(coordinate_of(j.k.x.a, static_cast<float>(x - j.k.ox), rb.hx, rb.lx));
       a.col_off.push_back(x0 * C), a.col_fx.push_back(fx);
     }
+    // The interior columns (the x half of interior(): the y test is the same for a whole row).
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    auto [sx0, sx1] = span_of(j.m, j.y0, j.x1, a.ilx, a.ihx, -inf, inf);
+    sx0 = std::max(sx0, j.x0), sx1 = std::min(sx1, j.x1);
+    if (sx0 < sx1) {
+      std::int32_t lo = a.col_off[static_cast<std::size_t>(sx0 - j.x0)], hi = lo;
+      for (std::int32_t x = sx0; x < sx1; ++x)
+        lo = std::min(lo, a.col_off[static_cast<std::size_t>(x - j.x0)]), hi = std::max(hi, a.col_off[static_cast<std::size_t>(x - j.x0)]);
+      a.separable = true;
+      a.sep_x0 = sx0, a.sep_x1 = sx1, a.sep_e0 = lo, a.sep_n = hi + 2 * C - lo;
+      for (std::int32_t x = sx0; x < sx1; ++x)
+        for (int c = 0; c < C; ++c)
+          a.e_off.push_back(a.col_off[static_cast<std::size_t>(x - j.x0)] + c), a.e_fx.push_back(a.col_fx[static_cast<std::size_t>(x - j.x0)]);
+      a.sep = make_window(a.e_off.size(), 1, [&](std::int32_t, std::size_t e) { return a.e_off[e]; });
+    }
   }
   if (j.kind == sampler::area_table && a.vector) {
     a.taps = j.xt.taps(0);
@@ -166,6 +226,7 @@ simd_aux prepare_simd(const job<T>& j) {
           const std::size_t t = static_cast<std::size_t>(j.xt.offset[i] + k), at = k * n + i * C + c;
           a.a_off[at] = j.xt.index[t] * C + c, a.a_w[at] = j.xt.weight[t];
         }
+    a.area = make_window(n, a.taps, [&](std::int32_t k, std::size_t e) { return a.a_off[static_cast<std::size_t>(k) * n + e]; });
   }
   if (j.kind == sampler::bilinear || j.kind == sampler::nearest) {
     // Raw tap ranges over the region (extremes of an affine map are at the corners).
@@ -342,6 +403,94 @@ inline void aligned_run(const job<T>& j, const simd_aux& a, const row_base& rb, 
   for (; x < xb; ++x) warp_pixel<T, C>(j, rb, x, out + static_cast<std::size_t>(x) * C);
 }
 
+// The vertical pass of a separable bilinear row: acc[e] = vlerp(r0[e], r1[e], fy) for
+// e < n, two batches per step. fy = 0 is the first row itself (vlerp returns it exactly).
+// p0, p1 (or null): the next row's source rows, prefetched as this one is read — loads of
+// rows that start short streams otherwise wait on memory (docs/warp.md, "What costs").
+template <bool Ahead, class T>
+inline void vertical_lerp_rows(const T* r0, const T* r1, float fy, std::size_t n, float* acc, const T* p0, const T* p1) {
+  using namespace vec;
+  static_assert(2 * N * sizeof(T) <= 128, "at most two cache lines of each row per step");
+  constexpr std::size_t step_bytes = 2 * N * sizeof(T);
+  std::size_t e = 0;
+  const VF f(fy);
+  for (; e + 2 * N <= n; e += 2 * N) {
+    if constexpr (Ahead) {
+      simd::prefetch(p0 + e), simd::prefetch(p1 + e);
+      if constexpr (step_bytes > 64) simd::prefetch(p0 + e + 64 / sizeof(T)), simd::prefetch(p1 + e + 64 / sizeof(T));
+    }
+    const VF a = vlerp<T>(load_n(r0 + e), load_n(r1 + e), f), b = vlerp<T>(load_n(r0 + e + N), load_n(r1 + e + N), f);
+    a.store_unaligned(acc + e), b.store_unaligned(acc + e + N);
+  }
+  for (; e + N <= n; e += N) vlerp<T>(load_n(r0 + e), load_n(r1 + e), f).store_unaligned(acc + e);
+  for (; e < n; ++e) acc[e] = vlerp<T>(static_cast<float>(r0[e]), static_cast<float>(r1[e]), fy);
+}
+template <class T>
+inline void vertical_lerp(const T* r0, const T* r1, float fy, std::size_t n, float* acc, const T* p0, const T* p1) {
+  using namespace vec;
+  if (fy == 0) {
+    std::size_t e = 0;
+    for (; e + N <= n; e += N) {
+      if (p0) simd::prefetch(p0 + e);
+      load_n(r0 + e).store_unaligned(acc + e);
+    }
+    for (; e < n; ++e) acc[e] = static_cast<float>(r0[e]);
+    return;
+  }
+  if (p0)
+    vertical_lerp_rows<true>(r0, r1, fy, n, acc, p0, p1);
+  else
+    vertical_lerp_rows<false>(r0, r1, fy, n, acc, p0, p1);
+}
+
+// The horizontal pass: output element i of the interior blends acc's left and right taps
+// (C elements apart) with its column's fx, exactly as bilerp's last lerp.
+template <class T, int C, simd::window W>
+inline void horizontal_lerp(const simd_aux& a, const float* acc, T* d) {
+  using namespace vec;
+  const float* base = acc - a.sep_e0;  // acc indexed by source element
+  const std::size_t n = a.e_off.size();
+  std::size_t i = 0;
+  for (std::size_t b = 0; b < a.sep.batches; ++b, i += N) {
+    VF p0, p1;
+    if constexpr (W == simd::window::gather) {
+      const VI off = VI::load_unaligned(a.e_off.data() + i);
+      p0 = gather(base, off), p1 = gather(base, off + VI(C));
+    } else {
+      const VI local = simd::load_index_bytes(a.sep.local.data() + b * N);
+      const float* w = base + a.sep.start[b];
+      p0 = simd::pick<W>(w, local), p1 = simd::pick<W>(w + C, local);
+    }
+    store_n(d + i, vlerp<T>(p0, p1, VF::load_unaligned(a.e_fx.data() + i)));
+  }
+  for (; i < n; ++i) d[i] = to_element<T>(vlerp<T>(base[a.e_off[i]], base[a.e_off[i] + C], a.e_fx[i]));
+}
+
+// Axis-aligned bilinear, the interior columns of row y, separably: the row's two source rows
+// blended over the columns the taps read (contiguous loads), then the columns resampled from
+// that float row in L1 through window permutes. Bitwise aligned_run's values: the same
+// vertical lerps of the same taps, then the same horizontal lerp.
+template <class T, int C>
+inline void separable_run(const job<T>& j, const simd_aux& a, const row_base& rb, T* out, std::int32_t y, scratch& s) {
+  const auto [y0, fy] = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), rb.hy, rb.ly));
+  const std::size_t n = static_cast<std::size_t>(a.sep_n);
+  float* acc = s.floats(n + scratch_slack);
+  const T* p0 = nullptr;  // the next row's first source row, when it is another one
+  if (y + 1 < j.y1) {
+    const row_base next = row_of(j.k, y + 1);
+    const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), next.hy, next.ly)).first;
+    if (y1 != y0 && y1 >= 0 && y1 + 1 < static_cast<std::int32_t>(j.src.height)) p0 = j.src.row(static_cast<std::size_t>(y1)) + a.sep_e0;
+  }
+  const T* r0 = j.src.row(static_cast<std::size_t>(y0)) + a.sep_e0;
+  vertical_lerp<T>(r0, r0 + j.src.row_stride, fy, n, acc, p0, p0 ? p0 + j.src.row_stride : nullptr);
+  T* d = out + static_cast<std::size_t>(a.sep_x0) * C;
+  switch (a.sep.reach) {
+    case simd::window::w32: horizontal_lerp<T, C, simd::window::w32>(a, acc, d); break;
+    case simd::window::w64: horizontal_lerp<T, C, simd::window::w64>(a, acc, d); break;
+    default: horizontal_lerp<T, C, simd::window::gather>(a, acc, d); break;
+  }
+}
+
 // Bilinear/nearest pixels [xa, xb) of row y through the border path (tables) or the scalar body.
 template <class T, int C>
 inline void border_run(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t xa, std::int32_t xb, T* out) {
@@ -356,13 +505,16 @@ inline void border_run(const job<T>& j, const simd_aux& a, const row_base& rb, s
 
 template <class T, int C>
 inline void interior_run(const job<T>& j, const simd_aux& a, const row_base& rb, std::int32_t xa, std::int32_t xb, T* out,
-                         std::int32_t y) {
+                         std::int32_t y, scratch& s) {
   if (a.translation) {
     if (xa < xb) translate_run<T, C>(j, rb, xa, xb, out);
     return;
   }
   if (a.aligned) {
-    if (xa < xb) aligned_run<T, C>(j, a, rb, xa, xb, out, y);
+    if (a.separable && xa == a.sep_x0 && xb == a.sep_x1)
+      separable_run<T, C>(j, a, rb, out, y, s);
+    else if (xa < xb)
+      aligned_run<T, C>(j, a, rb, xa, xb, out, y);
     return;
   }
   std::int32_t x = xa;
@@ -385,7 +537,32 @@ inline void interior_run(const job<T>& j, const simd_aux& a, const row_base& rb,
   for (; x < xb; ++x) warp_pixel<T, C>(j, rb, x, out + static_cast<std::size_t>(x) * C);
 }
 
-// The area vertical pass over batches: the same multiply / fma sequence as the scalar one.
+// The area horizontal pass over all region columns through window permutes: the very
+// operations of area_horizontal_simd below, with each gather replaced by a pick.
+template <class T, int C, simd::window W>
+inline void area_horizontal_window(const job<T>& j, const simd_aux& a, const float* acc, std::int32_t lo, T* out) {
+  using namespace vec;
+  const std::size_t n = j.xt.size() * C;
+  const std::size_t taps = static_cast<std::size_t>(a.taps);
+  T* d = out + static_cast<std::size_t>(j.x0) * C;
+  const float* base = acc - static_cast<std::ptrdiff_t>(lo) * C;  // acc indexed by source element
+  std::size_t i = 0;
+  for (std::size_t b = 0; b < a.area.batches; ++b, i += N) {
+    VF v(0.0f);
+    for (std::size_t k = 0; k < taps; ++k) {
+      const std::size_t q = b * taps + k;
+      v = fused(VF::load_unaligned(a.a_w.data() + k * n + i),
+                simd::pick<W>(base + a.area.start[q], simd::load_index_bytes(a.area.local.data() + q * N)), v);
+    }
+    store_n(d + i, v);
+  }
+  for (; i < n; ++i) {
+    float v = 0.0f;
+    for (std::size_t k = 0; k < taps; ++k) v = fused(a.a_w[k * n + i], base[a.a_off[k * n + i]], v);
+    d[i] = to_element<T>(v);
+  }
+}
+
 // The area horizontal pass over element batches: per element the same fma sequence (from
 // zero, taps in table order, padding included) as area_horizontal().
 template <class T, int C>
@@ -440,13 +617,18 @@ struct simd_paths {
   }
   template <class T, int C>
   static void interior_pixels(const job<T>& j, const extras& a, const row_base& rb, std::int32_t y, std::int32_t xa,
-                              std::int32_t xb, T* out) {
-    interior_run<T, C>(j, a, rb, xa, xb, out, y);
+                              std::int32_t xb, T* out, scratch& s) {
+    interior_run<T, C>(j, a, rb, xa, xb, out, y, s);
   }
   template <class T, int C>
   static void area_horizontal(const job<T>& j, const extras& a, const float* acc, std::int32_t lo, std::int32_t xa,
                               std::int32_t xb, T* out) {
-    if (a.taps > 0)
+    const bool whole = xa == j.x0 && xb == j.x1;  // the windows cover all region columns
+    if (a.taps > 0 && whole && a.area.reach == simd::window::w32)
+      area_horizontal_window<T, C, simd::window::w32>(j, a, acc, lo, out);
+    else if (a.taps > 0 && whole && a.area.reach == simd::window::w64)
+      area_horizontal_window<T, C, simd::window::w64>(j, a, acc, lo, out);
+    else if (a.taps > 0)
       area_horizontal_simd<T, C>(j, a, acc, lo, xa, xb, out);
     else
       warp::area_horizontal<T, C>(j, acc, lo, xa, xb, out);

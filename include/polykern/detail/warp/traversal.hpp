@@ -35,7 +35,12 @@ inline constexpr std::size_t rows_per_chunk = 8;
 // OpenMP threads).
 inline std::atomic<bool> fail_scratch_allocations_for_testing{false};
 
-// Scratch memory of one thread (the area accumulator).
+// Floats every scratch row holds past its last element: a window pick of the SIMD paths
+// (simd::pick) reads up to 64 floats from a window's start, and a bilinear row's right
+// taps start C floats after its left taps.
+inline constexpr std::size_t scratch_slack = 64 + 4;
+
+// Scratch memory of one thread (the float rows of area and separable bilinear rows).
 struct scratch {
   std::vector<float> acc;
   float* floats(std::size_t n) {
@@ -72,7 +77,7 @@ struct scalar_paths {
   }
   template <class T, int C>
   static void interior_pixels(const job<T>& j, const extras&, const row_base& rb, std::int32_t, std::int32_t xa,
-                              std::int32_t xb, T* out) {
+                              std::int32_t xb, T* out, scratch&) {
     pixels_one_by_one<T, C>(j, rb, xa, xb, out);
   }
   template <class T, int C>
@@ -103,7 +108,7 @@ void segment(const job<T>& j, const typename Paths::extras& a, T* out, std::int3
       const row_base rb = row_of(j.k, y);
       const auto [ia, ib] = Paths::template interior<T, C>(j, a, y, xa, xb);
       Paths::template border_pixels<T, C>(j, a, rb, xa, ia, out);
-      Paths::template interior_pixels<T, C>(j, a, rb, y, ia, ib, out);
+      Paths::template interior_pixels<T, C>(j, a, rb, y, ia, ib, out, s);
       Paths::template border_pixels<T, C>(j, a, rb, ib, xb, out);
       break;
     }
@@ -115,7 +120,7 @@ void segment(const job<T>& j, const typename Paths::extras& a, T* out, std::int3
     case sampler::nearest_table: nearest_table_row<T, C>(j, y, xa, xb, out); break;
     case sampler::area_table: {
       const auto [lo, hi] = table_columns(j, xa, xb);
-      float* acc = s.floats(static_cast<std::size_t>(hi - lo + 1) * C);
+      float* acc = s.floats(static_cast<std::size_t>(hi - lo + 1) * C + scratch_slack);
       area_vertical<typename Paths::V, T, C>(j, y, lo, hi, acc);
       Paths::template area_horizontal<T, C>(j, a, acc, lo, xa, xb, out);
       break;

@@ -1,0 +1,52 @@
+// The SIMD layer: lanes picked from a short window of floats in L1 (the horizontal pass of
+// separable resamplers). A gather costs about 9 cycles per 16 lanes here even from L1
+// (docs/warp.md, "What costs"); when every lane's element lies within 32 or 64 floats of
+// a common start, two or four unaligned loads and one or two two-register permutes
+// (AVX-512 vpermt2ps) fetch the same values. Local indices are stored as bytes.
+// Elsewhere the pick is a gather of start + index.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "diagnostics.hpp"
+#include "gather.hpp"
+#include "intrinsics.hpp"
+#include "xsimd.hpp"
+
+POLYKERN_SIMD_DIAGNOSTICS_PUSH
+namespace polykern::detail::simd {
+
+// How far a window reaches: lanes read p[0 .. reach) for a window of `reach` floats.
+enum class window : std::uint8_t { w32 = 32, w64 = 64, gather = 0 };
+
+// f32_lanes local indices stored as bytes at `p`, as int32 lanes.
+inline i32 load_index_bytes(const std::uint8_t* p) {
+#if defined(POLYKERN_SIMD_GATHER_AVX512)
+  return i32(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#elif defined(POLYKERN_SIMD_GATHER_AVX2)
+  return i32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+#else
+  alignas(64) std::int32_t v[f32_lanes];
+  for (std::size_t i = 0; i < f32_lanes; ++i) v[i] = p[i];
+  return i32::load_aligned(v);
+#endif
+}
+
+// Lane i = p[index[i]], index[i] < W (W = 32 or 64; any other W: a gather). Reads p[0 .. W)
+// (on AVX-512; elsewhere only the indexed elements): the caller keeps that readable.
+template <window W>
+inline f32 pick(const float* p, const i32& index) {
+#if defined(POLYKERN_SIMD_GATHER_AVX512)
+  if constexpr (W == window::w32) {
+    return f32(_mm512_permutex2var_ps(_mm512_loadu_ps(p), index, _mm512_loadu_ps(p + 16)));
+  } else if constexpr (W == window::w64) {
+    const __m512 lo = _mm512_permutex2var_ps(_mm512_loadu_ps(p), index, _mm512_loadu_ps(p + 16));
+    const __m512 hi = _mm512_permutex2var_ps(_mm512_loadu_ps(p + 32), index, _mm512_loadu_ps(p + 48));
+    return f32(_mm512_mask_blend_ps(_mm512_test_epi32_mask(index, _mm512_set1_epi32(32)), lo, hi));
+  }
+#endif
+  return gather(p, index);
+}
+
+}  // namespace polykern::detail::simd
+POLYKERN_SIMD_DIAGNOSTICS_POP
