@@ -410,12 +410,12 @@ void register_all() {
     reference<std::uint8_t>* ref = &refs[n];
     for_policies([&](const std::string& name, const auto& p) {
       if (name == "scalar" || name == "vulkan") return;
-      add<std::uint8_t>(wl + "/" + name + "/" + big, gray8, ref, 1.0, [p, n](const u8_image& s, u8_image& d) {
+      add<std::uint8_t>(wl + "/" + name + "/" + big, gray8, ref, 2.0, [p, n](const u8_image& s, u8_image& d) {
         pk::correlate(p, s.view(), w4_kernel(n).view(), d.view(), {pk::border::reflect});
       });
     });
 #if POLYKERN_BENCH_HAS_OPENCV
-    add<std::uint8_t>(wl + "/peer.opencv/" + big, gray8, ref, 1.0, [n](const u8_image& s, u8_image& d) {
+    add<std::uint8_t>(wl + "/peer.opencv/" + big, gray8, ref, 2.0, [n](const u8_image& s, u8_image& d) {
       cv::Mat out = as_mat(d);
       cv::filter2D(as_mat(s), out, CV_8U, cv::Mat(int(n), int(n), CV_32F, const_cast<float*>(w4_kernel(n).k.data())),
                    cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
