@@ -1,12 +1,13 @@
 // Direct 2D correlation on the CPU, written once over a vector type V (`float` for the
 // scalar policy, xsimd::batch<float> for simd and openmp). A chunk's source rows are kept
 // padded (border applied) as float in a buffer each thread allocates once; blocks of RY
-// output rows x RX vectors accumulate in registers (6 x 4 with 32 vector registers, as on
-// AVX-512: 24 accumulators, 4 inputs, a tap), and each padded input row load serves every
+// output rows x RX vectors accumulate in registers (6 x 3 with 32 vector registers as on
+// AVX-512: 18 accumulators, 3 inputs, a tap), and each padded input row load serves every
 // output row of the block it reaches, so a 5x5 kernel loads 10 rows for 6 outputs. The
 // taps are stored column by column (all rows of tap i together), so the block's taps are
 // one pointer plus compile-time offsets. Every loop over the block is expanded by
-// static_for, so -O2 keeps the accumulators in registers as -O3 does.
+// static_for, so -O2 keeps the accumulators in registers as -O3 does. Outputs of 16 MB
+// and more are written with non-temporal stores (small kernels are memory-bound there).
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -26,7 +27,7 @@ namespace polykern::detail::conv {
 template <std::size_t L>
 struct direct_block {
   static constexpr int rows = L >= 16 ? 6 : 4;  // AVX-512: 32 registers
-  static constexpr std::size_t vectors = L == 1 ? 4 : L >= 16 ? 4 : 2;
+  static constexpr std::size_t vectors = L == 1 ? 4 : L >= 16 ? 3 : 2;
 };
 
 template <class V, class In, class Out>
@@ -37,7 +38,8 @@ class direct_engine {
   static constexpr int RY = direct_block<L>::rows;         // output rows per block
   static constexpr std::size_t RX = direct_block<L>::vectors;  // vectors per row per block
   static constexpr std::size_t rows_per_chunk = 8 * RY;
-  static constexpr std::size_t small_rows = 7;  // kernels this high or less: rows fixed at compile time
+  static constexpr std::size_t small_rows = 7;
+  static constexpr std::size_t stream_bytes = std::size_t{16} << 20;  // outputs this large bypass the caches  // kernels this high or less: rows fixed at compile time
 
   direct_engine(image_view<const In> src, image_view<Out> dst, const kernel2d& kernel, border_spec border)
       : src_(src), dst_(dst), border_(border) {
@@ -47,6 +49,7 @@ class direct_engine {
     kw_ = kernel.width, kh_ = kernel.height, ax_ = kw_ / 2, ay_ = kh_ / 2;
     padded_ = round_up((width_ + kw_ - 1) * channels_ + L * RX + L, L);
     outside_ = static_cast<float>(border_value<In>(border.value));
+    stream_ = elems_ * height_ * sizeof(Out) >= stream_bytes;
     taps_.resize(kw_ * kh_);
     for (std::size_t j = 0; j < kh_; ++j)
       for (std::size_t i = 0; i < kw_; ++i) taps_[i * kh_ + j] = kernel.at(i, j);
@@ -67,6 +70,7 @@ class direct_engine {
         pad_row(static_cast<std::ptrdiff_t>(y_begin + s) - static_cast<std::ptrdiff_t>(ay_), rows.data() + s * padded_);
       for (std::size_t b = 0; b < blocks; ++b) block(y_begin + b * RY, rows.data() + b * RY * padded_);
     }
+    if (stream_) O::fence();
   }
 
  private:
@@ -130,11 +134,13 @@ class direct_engine {
     if constexpr (KH > 0) {
       const float* k = taps_.data();  // k[i * KH + j]: tap i of kernel row j
       for (std::size_t i = 0; i < kw; ++i, in += C, k += KH) {
+        const float* row = in;  // input row s of the block, advanced row by row (no offsets to keep)
         static_for<KH + RY - 1>([&](auto S) {
           constexpr int s = static_cast<int>(S());
           constexpr int lo = s + 1 > KH ? s + 1 - KH : 0, hi = s < RY - 1 ? s : RY - 1;
           V v[NX];
-          static_for<NX>([&](auto x) { v[x] = O::load(in + s * stride + x * L); });
+          static_for<NX>([&](auto x) { v[x] = O::load(row + x * L); });
+          row += stride;
           static_for<hi - lo + 1>([&](auto R) {
             constexpr int r = lo + static_cast<int>(R());
             const V c = O::broadcast(k[s - r]);
@@ -160,7 +166,11 @@ class direct_engine {
       static_for<NX>([&](auto x) {
         const std::size_t e = e0 + x * L;
         if (e + L <= elems_) {
-          O::store(out + e, acc[r][x]);
+          if (stream_) {
+            O::store_stream(out + e, acc[r][x]);
+          } else {
+            O::store(out + e, acc[r][x]);
+          }
         } else if (e < elems_) {
           store_partial<O>(out + e, acc[r][x], elems_ - e);
         }
@@ -175,6 +185,7 @@ class direct_engine {
   std::size_t width_ = 0, height_ = 0, channels_ = 0, elems_ = 0, elems_l_ = 0;
   std::size_t kw_ = 0, kh_ = 0, ax_ = 0, ay_ = 0, padded_ = 0;
   float outside_ = 0;
+  bool stream_ = false;  // non-temporal stores: the output is larger than the caches keep
 };
 
 template <class V, class In, class Out, class Executor>
