@@ -97,16 +97,16 @@ class direct_engine {
     }
   }
 
-  // Output rows [y0, y0 + RY) from padded rows (rows[s] = source row y0 - ay + s). Kernels
-  // up to small_rows rows high run with their height fixed at compile time.
+  // Output rows [y0, y0 + RY) from padded rows (rows[s] = source row y0 - ay + s). The
+  // common heights 3, 5 and 7 run with their height fixed at compile time on SIMD vectors
+  // (only there: each is a body of its own, and a user's compiler pays for every one).
   void block(std::size_t y0, const float* rows) const {
-    if (kh_ <= small_rows) {
-      static_for<small_rows>([&](auto k) {
-        if (kh_ == k() + 1) block_with<static_cast<int>(k() + 1)>(y0, rows);
-      });
-    } else {
-      block_with<0>(y0, rows);
+    if constexpr (L > 1) {
+      if (kh_ == 3) return block_with<3>(y0, rows);
+      if (kh_ == 5) return block_with<5>(y0, rows);
+      if (kh_ == 7) return block_with<7>(y0, rows);
     }
+    block_with<0>(y0, rows);
   }
 
   template <int KH>
@@ -116,7 +116,7 @@ class direct_engine {
       if (vectors == RX) {
         tile<KH, RX>(y0, e0, rows);
       } else {
-        for (std::size_t v = 0; v < vectors; ++v) tile<KH, 1>(y0, e0 + v * L, rows);
+        for (std::size_t v = 0; v < vectors; ++v) tile<0, 1>(y0, e0 + v * L, rows);  // the row's last vectors
       }
     }
   }
