@@ -172,6 +172,79 @@ TYPED_TEST(Convolve, CorrelateMatchesBruteForceOnEveryBorderAndShape) {
   }
 }
 
+// The direct engine's register-blocked paths: every kernel height up to 7 has its own (and
+// 8, 9 the general one), on images narrower than one vector, off the vector width, with
+// several blocks of 6 rows and a chunk boundary (48 rows), float and uint8, every border,
+// and in place; uint8 also against OpenCV.
+TYPED_TEST(Convolve, DirectSmallKernelsMatchBruteForce) {
+  struct shape {
+    std::size_t w, h, c;
+  };
+  const shape shapes[] = {{1, 1, 1}, {2, 13, 1}, {19, 8, 3}, {53, 61, 1}};
+  const std::pair<std::size_t, std::size_t> sizes[] = {{3, 3}, {5, 5}, {7, 7}, {2, 4}, {6, 1}, {1, 7}, {4, 8}, {9, 9}, {11, 2}};
+  unsigned seed = 900;
+  for (const auto& s : shapes) {
+    const auto src = random_image<float>(s.w, s.h, s.c, seed++);
+    const auto src8 = random_image<std::uint8_t>(s.w, s.h, s.c, seed++);
+    for (const auto& [kw, kh] : sizes) {
+      const auto k = random_kernel(kw, kh, seed++);
+      const auto kp = random_kernel(kw, kh, seed++, true);
+      for (const auto mode : all_borders) {
+        const pk::border_spec b{mode, 0.75};
+        const std::string what = std::to_string(s.w) + "x" + std::to_string(s.h) + "x" + std::to_string(s.c) +
+                                 " kernel " + std::to_string(kw) + "x" + std::to_string(kh) + " " +
+                                 std::string(pk::name(mode));
+        pk::image<float> dst(s.w, s.h, s.c);
+        pk::correlate(this->policy, src.view(), k.view(), dst.view(), b, pk::conv_method::direct);
+        EXPECT_TRUE(matches(dst, brute(src, k, b), 2e-5)) << what;
+        const pk::border_spec b8{mode, 40.0};
+        pk::image<std::uint8_t> dst8(s.w, s.h, s.c);
+        pk::correlate(this->policy, src8.view(), kp.view(), dst8.view(), b8, pk::conv_method::direct);
+        EXPECT_TRUE(matches(dst8, brute(src8, kp, b8), 0)) << what << " uint8";
+        pk::image<float> to_float(s.w, s.h, s.c);
+        pk::correlate(this->policy, src8.view(), k.view(), to_float.view(), b8, pk::conv_method::direct);
+        EXPECT_TRUE(matches(to_float, brute(src8, k, b8), 1e-3)) << what << " uint8 -> float";
+        pk::image<float> same = src;
+        pk::correlate(this->policy, same.view(), k.view(), same.view(), b, pk::conv_method::direct);
+        EXPECT_EQ(max_abs_difference(same, dst), 0.0) << what << " in place";
+        // OpenCV has no wrap for filter2D, and its constant border is 0 here.
+        if (mode != pk::border::wrap && mode != pk::border::constant && kw % 2 == 1 && kh % 2 == 1 && s.w >= kw &&
+            s.h >= kh) {
+          cv::Mat want;
+          cv::filter2D(as_mat(src8), want, CV_8U,
+                       cv::Mat(static_cast<int>(kh), static_cast<int>(kw), CV_32F, const_cast<float*>(kp.k.data())),
+                       cv::Point(-1, -1), 0, cv_border(mode));
+          EXPECT_TRUE(matches(dst8, from_mat<std::uint8_t>(want), 0)) << what << " uint8 vs OpenCV";
+        }
+      }
+    }
+  }
+}
+
+#if POLYKERN_HAS_OPENMP
+// Fixed chunks: the same bits on any team, and the same bits as the simd policy.
+TEST(ConvolveDirect, OpenmpBitwiseIdenticalForAnyTeam) {
+  const auto src = random_image<float>(203, 150, 1, 950);
+  const auto src8 = random_image<std::uint8_t>(101, 97, 3, 951);
+  for (const auto& [kw, kh] : {std::pair{3, 3}, std::pair{5, 5}, std::pair{7, 7}, std::pair{9, 8}}) {
+    const auto k = random_kernel(static_cast<std::size_t>(kw), static_cast<std::size_t>(kh), 952);
+    pk::image<float> ref(203, 150, 1);
+    pk::image<std::uint8_t> ref8(101, 97, 3);
+    pk::correlate(pk::exec::simd, src.view(), k.view(), ref.view(), {pk::border::reflect}, pk::conv_method::direct);
+    pk::correlate(pk::exec::simd, src8.view(), k.view(), ref8.view(), {pk::border::reflect}, pk::conv_method::direct);
+    for (int threads : {1, 2, 3, 7}) {
+      pk::image<float> dst(203, 150, 1);
+      pk::image<std::uint8_t> dst8(101, 97, 3);
+      const pk::exec::openmp_policy omp{threads};
+      pk::correlate(omp, src.view(), k.view(), dst.view(), {pk::border::reflect}, pk::conv_method::direct);
+      pk::correlate(omp, src8.view(), k.view(), dst8.view(), {pk::border::reflect}, pk::conv_method::direct);
+      EXPECT_EQ(max_abs_difference(dst, ref), 0.0) << kw << "x" << kh << " on " << threads << " threads";
+      EXPECT_EQ(max_abs_difference(dst8, ref8), 0.0) << kw << "x" << kh << " uint8 on " << threads << " threads";
+    }
+  }
+}
+#endif
+
 TYPED_TEST(Convolve, SeparableMethodsMatchBruteForce) {
   unsigned seed = 100;
   for (const auto& [w, h, c] : {std::tuple{23, 11, 1}, std::tuple{18, 7, 4}, std::tuple{1, 12, 2}}) {

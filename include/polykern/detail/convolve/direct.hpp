@@ -1,11 +1,18 @@
 // Direct 2D correlation on the CPU, written once over a vector type V (`float` for the
 // scalar policy, xsimd::batch<float> for simd and openmp). A chunk's source rows are kept
-// padded (border applied) as float; blocks of 4 output rows x 4 vectors accumulate in
-// registers, and each padded input row load serves every output row it reaches.
+// padded (border applied) as float in a buffer each thread allocates once; blocks of RY
+// output rows x RX vectors accumulate in registers (6 x 3 with 32 vector registers as on
+// AVX-512: 18 accumulators, 3 inputs, a tap), and each padded input row load serves every
+// output row of the block it reaches, so a 5x5 kernel loads 10 rows for 6 outputs. The
+// taps are stored column by column (all rows of tap i together), so the block's taps are
+// one pointer plus compile-time offsets. Every loop over the block is expanded by
+// static_for, so -O2 keeps the accumulators in registers as -O3 does. Outputs of 16 MB
+// and more are written with non-temporal stores (small kernels are memory-bound there).
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <utility>
+#include <vector>
 
 #include "../../border.hpp"
 #include "../../view.hpp"
@@ -16,53 +23,54 @@
 namespace polykern::detail::conv {
 
 
-// Calls f(std::integral_constant<int, lo>, std::integral_constant<int, hi>) for the
-// runtime pair 0 <= lo <= hi < 4, so loops over [lo, hi] unroll with fixed bounds.
-template <class F>
-void with_row_range(int lo, int hi, F&& f) {
-  using std::integral_constant;
-#define POLYKERN_CONV_RANGE(a, b) \
-  if (lo == a && hi == b) return f(integral_constant<int, a>{}, integral_constant<int, b>{});
-  POLYKERN_CONV_RANGE(0, 0) POLYKERN_CONV_RANGE(0, 1) POLYKERN_CONV_RANGE(0, 2) POLYKERN_CONV_RANGE(0, 3)
-  POLYKERN_CONV_RANGE(1, 1) POLYKERN_CONV_RANGE(1, 2) POLYKERN_CONV_RANGE(1, 3)
-  POLYKERN_CONV_RANGE(2, 2) POLYKERN_CONV_RANGE(2, 3)
-  POLYKERN_CONV_RANGE(3, 3)
-#undef POLYKERN_CONV_RANGE
-}
+// The register block of the direct engine for a vector of L lanes: output rows x vectors.
+template <std::size_t L>
+struct direct_block {
+  static constexpr int rows = L >= 16 ? 6 : 4;  // AVX-512: 32 registers
+  static constexpr std::size_t vectors = L == 1 ? 4 : L >= 16 ? 3 : 2;
+};
 
 template <class V, class In, class Out>
 class direct_engine {
  public:
   using O = ops<V>;
   static constexpr std::size_t L = O::lanes;
-  static constexpr int RY = 4;          // output rows per block
-  static constexpr std::size_t RX = 4;  // vectors per row per block
-  static constexpr std::size_t rows_per_chunk = 32;
+  static constexpr int RY = direct_block<L>::rows;         // output rows per block
+  static constexpr std::size_t RX = direct_block<L>::vectors;  // vectors per row per block
+  static constexpr std::size_t rows_per_chunk = 8 * RY;
+  static constexpr std::size_t small_rows = 7;
+  static constexpr std::size_t stream_bytes = std::size_t{16} << 20;  // outputs this large bypass the caches  // kernels this high or less: rows fixed at compile time
 
   direct_engine(image_view<const In> src, image_view<Out> dst, const kernel2d& kernel, border_spec border)
-      : src_(src), dst_(dst), kernel_(kernel), border_(border) {
+      : src_(src), dst_(dst), border_(border) {
     width_ = src.width, height_ = src.height, channels_ = src.channels;
     elems_ = width_ * channels_;
     elems_l_ = round_up(elems_, L);
     kw_ = kernel.width, kh_ = kernel.height, ax_ = kw_ / 2, ay_ = kh_ / 2;
     padded_ = round_up((width_ + kw_ - 1) * channels_ + L * RX + L, L);
     outside_ = static_cast<float>(border_value<In>(border.value));
+    stream_ = elems_ * height_ * sizeof(Out) >= stream_bytes;
+    taps_.resize(kw_ * kh_);
+    for (std::size_t j = 0; j < kh_; ++j)
+      for (std::size_t i = 0; i < kw_; ++i) taps_[i * kh_ + j] = kernel.at(i, j);
   }
 
   std::size_t chunks() const { return (height_ + rows_per_chunk - 1) / rows_per_chunk; }
 
-  void run(std::size_t c0, std::size_t c1) const {
-    const std::size_t window = rows_per_chunk + kh_ - 1;
-    aligned_floats rows(window * padded_);
+  // The padded rows of one chunk (one buffer per thread).
+  aligned_floats buffer() const { return aligned_floats((rows_per_chunk + kh_ - 1) * padded_); }
+
+  void run(aligned_floats& rows, std::size_t c0, std::size_t c1) const {
     for (std::size_t c = c0; c < c1; ++c) {
       const std::size_t y_begin = c * rows_per_chunk;
       const std::size_t y_end = std::min(height_, y_begin + rows_per_chunk);
       const std::size_t blocks = (y_end - y_begin + RY - 1) / RY;
-      const std::size_t needed = blocks * RY + kh_ - 1;
+      const std::size_t needed = std::min(blocks * RY, rows_per_chunk) + kh_ - 1;
       for (std::size_t s = 0; s < needed; ++s)
         pad_row(static_cast<std::ptrdiff_t>(y_begin + s) - static_cast<std::ptrdiff_t>(ay_), rows.data() + s * padded_);
       for (std::size_t b = 0; b < blocks; ++b) block(y_begin + b * RY, rows.data() + b * RY * padded_);
     }
+    if (stream_) O::fence();
   }
 
  private:
@@ -75,7 +83,11 @@ class direct_engine {
       return;
     }
     const In* row = src_.row(static_cast<std::size_t>(m));
-    std::copy_n(row, elems_, out + ax_ * C);
+    float* mid = out + ax_ * C;
+    std::size_t e = 0;
+    // Written as vector loads and stores: GCC's -O2 leaves the uint8 widening loop scalar.
+    for (; e + L <= elems_; e += L) O::store(mid + e, O::load(row + e));
+    for (; e < elems_; ++e) mid[e] = static_cast<float>(row[e]);
     for (std::size_t xp = 0; xp < kw_ - 1; ++xp) {  // the columns outside, left then right
       const std::ptrdiff_t x = xp < ax_ ? static_cast<std::ptrdiff_t>(xp) - static_cast<std::ptrdiff_t>(ax_)
                                         : static_cast<std::ptrdiff_t>(width_ + xp - ax_);
@@ -85,74 +97,103 @@ class direct_engine {
     }
   }
 
-  // Output rows [y0, y0 + RY) from padded rows (rows[s] = source row y0 - ay + s).
+  // Output rows [y0, y0 + RY) from padded rows (rows[s] = source row y0 - ay + s). The
+  // common heights 3, 5 and 7 run with their height fixed at compile time on SIMD vectors
+  // (only there: each is a body of its own, and a user's compiler pays for every one).
   void block(std::size_t y0, const float* rows) const {
+    if constexpr (L > 1) {
+      if (kh_ == 3) return block_with<3>(y0, rows);
+      if (kh_ == 5) return block_with<5>(y0, rows);
+      if (kh_ == 7) return block_with<7>(y0, rows);
+    }
+    block_with<0>(y0, rows);
+  }
+
+  template <int KH>
+  void block_with(std::size_t y0, const float* rows) const {
     for (std::size_t e0 = 0; e0 < elems_l_; e0 += RX * L) {
       const std::size_t vectors = std::min(RX, (elems_l_ - e0) / L);
       if (vectors == RX) {
-        tile<RX>(y0, e0, rows);
+        tile<KH, RX>(y0, e0, rows);
       } else {
-        for (std::size_t v = 0; v < vectors; ++v) tile<1>(y0, e0 + v * L, rows);
+        for (std::size_t v = 0; v < vectors; ++v) tile<0, 1>(y0, e0 + v * L, rows);  // the row's last vectors
       }
     }
   }
 
-  template <std::size_t NX>
+  // One block of RY x NX vectors. KH > 0: the kernel has KH rows, and each load of input
+  // row s (of the block's KH + RY - 1) is multiplied into every output row r it reaches
+  // (kernel row s - r). KH = 0: any height, one kernel row at a time (each input load
+  // serves one output row: taller kernels go through this path).
+  template <int KH, std::size_t NX>
   POLYKERN_FLATTEN void tile(std::size_t y0, std::size_t e0, const float* rows) const {
     V acc[RY][NX];
-    static_for<RY>([&](auto r) { static_for<NX>([&](auto k) { acc[r][k] = O::zero(); }); });
-    const std::size_t C = channels_;
-    const std::size_t window = kh_ + RY - 1;
-    for (std::size_t s = 0; s < window; ++s) {
-      // Output row r uses this input row with kernel row j = s - r, when 0 <= j < kh.
-      const int lo = static_cast<int>(s + 1 > kh_ ? s + 1 - kh_ : 0);
-      const int hi = static_cast<int>(std::min<std::size_t>(RY - 1, s));
-      const float* in = rows + s * padded_ + e0;
-      with_row_range(lo, hi, [&](auto LO, auto HI) {
-        const float* krow[RY];
-        constexpr int lo_r = decltype(LO)::value, hi_r = decltype(HI)::value;
-        for (int r = lo_r; r <= hi_r; ++r) krow[r] = kernel_.values.data() + (s - r) * kw_;
-        for (std::size_t i = 0; i < kw_; ++i) {
+    static_for<RY>([&](auto r) { static_for<NX>([&](auto x) { acc[r][x] = O::zero(); }); });
+    const std::size_t C = channels_, kw = kw_, stride = padded_;
+    const float* in = rows + e0;
+    if constexpr (KH > 0) {
+      const float* k = taps_.data();  // k[i * KH + j]: tap i of kernel row j
+      for (std::size_t i = 0; i < kw; ++i, in += C, k += KH) {
+        const float* row = in;  // input row s of the block, advanced row by row (no offsets to keep)
+        static_for<KH + RY - 1>([&](auto S) {
+          constexpr int s = static_cast<int>(S());
+          constexpr int lo = s + 1 > KH ? s + 1 - KH : 0, hi = s < RY - 1 ? s : RY - 1;
           V v[NX];
-          static_for<NX>([&](auto k) { v[k] = O::load(in + i * C + k * L); });
-          [&]<int... R>(std::integer_sequence<int, R...>) {
-            ([&] {
-              constexpr int r = lo_r + R;
-              const V c = O::broadcast(krow[r][i]);
-              static_for<NX>([&](auto k) { acc[r][k] = O::fma(c, v[k], acc[r][k]); });
-            }(), ...);
-          }(std::make_integer_sequence<int, hi_r - lo_r + 1>{});
-        }
-      });
-    }
-    for (int r = 0; r < RY; ++r) {
-      if (y0 + r >= height_) break;
-      Out* out = dst_.row(y0 + r);
-      for (std::size_t k = 0; k < NX; ++k) {
-        const std::size_t e = e0 + k * L;
-        if (e >= elems_) break;
-        if (e + L <= elems_) {
-          O::store(out + e, acc[r][k]);
-        } else {
-          store_partial<O>(out + e, acc[r][k], elems_ - e);
+          static_for<NX>([&](auto x) { v[x] = O::load(row + x * L); });
+          row += stride;
+          static_for<hi - lo + 1>([&](auto R) {
+            constexpr int r = lo + static_cast<int>(R());
+            const V c = O::broadcast(k[s - r]);
+            static_for<NX>([&](auto x) { acc[r][x] = O::fma(c, v[x], acc[r][x]); });
+          });
+        });
+      }
+    } else {
+      const std::size_t kh = kh_;
+      for (std::size_t j = 0; j < kh; ++j) {
+        const float* row = in + j * stride;
+        for (std::size_t i = 0; i < kw; ++i) {
+          const V c = O::broadcast(taps_[i * kh + j]);
+          static_for<RY>([&](auto r) {
+            static_for<NX>([&](auto x) { acc[r][x] = O::fma(c, O::load(row + r * stride + i * C + x * L), acc[r][x]); });
+          });
         }
       }
     }
+    static_for<RY>([&](auto r) {
+      if (y0 + r >= height_) return;
+      Out* out = dst_.row(y0 + r);
+      static_for<NX>([&](auto x) {
+        const std::size_t e = e0 + x * L;
+        if (e + L <= elems_) {
+          if (stream_) {
+            O::store_stream(out + e, acc[r][x]);
+          } else {
+            O::store(out + e, acc[r][x]);
+          }
+        } else if (e < elems_) {
+          store_partial<O>(out + e, acc[r][x], elems_ - e);
+        }
+      });
+    });
   }
 
   image_view<const In> src_;
   image_view<Out> dst_;
-  const kernel2d& kernel_;
   border_spec border_;
+  std::vector<float> taps_;  // taps_[i * kh + j] = kernel.at(i, j)
   std::size_t width_ = 0, height_ = 0, channels_ = 0, elems_ = 0, elems_l_ = 0;
   std::size_t kw_ = 0, kh_ = 0, ax_ = 0, ay_ = 0, padded_ = 0;
   float outside_ = 0;
+  bool stream_ = false;  // non-temporal stores: the output is larger than the caches keep
 };
 
 template <class V, class In, class Out, class Executor>
 void run_direct(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p) {
   const direct_engine<V, In, Out> engine(src, dst, p.kernel, p.border);
-  executor.chunks(engine.chunks(), 1, [&](std::size_t a, std::size_t b) { engine.run(a, b); });
+  executor.chunks_with(
+      engine.chunks(), 1, [&] { return engine.buffer(); },
+      [&](aligned_floats& rows, std::size_t a, std::size_t b) { engine.run(rows, a, b); });
 }
 
 }  // namespace polykern::detail::conv

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "../simd/fma.hpp"
+#include "../simd/stream.hpp"
 #include "../simd/transpose.hpp"
 #include "../simd/uint8.hpp"
 #include "../simd/xsimd.hpp"
@@ -31,9 +32,12 @@ struct ops<float> {
   static void store(float* p, float v) { *p = v; }
   static void store(std::uint8_t* p, float v) { *p = saturate_u8(v); }
   static void store_aligned(float* p, float v) { *p = v; }
+  static void store_stream(float* p, float v) { *p = v; }
+  static void store_stream(std::uint8_t* p, float v) { store(p, v); }
   static float fma(float a, float b, float c) { return multiply_add(a, b, c); }
   static float add(float a, float b) { return a + b; }
   static void transpose(float*) {}
+  static void fence() {}
 };
 
 template <class A>
@@ -48,6 +52,18 @@ struct ops<xsimd::batch<float, A>> {
   static void store(float* p, const vec& v) { v.store_unaligned(p); }
   static void store(std::uint8_t* p, const vec& v) { store_u8(p, v); }
   static void store_aligned(float* p, const vec& v) { v.store_aligned(p); }
+  // A non-temporal store where p is aligned to the vector (a plain one elsewhere, and for
+  // uint8): for outputs too large to stay in cache, it saves reading each line before
+  // writing it.
+  static void store_stream(float* p, const vec& v) {
+    if (reinterpret_cast<std::uintptr_t>(p) % sizeof(vec) == 0) {
+      simd::stream_store(p, v);
+    } else {
+      v.store_unaligned(p);
+    }
+  }
+  static void store_stream(std::uint8_t* p, const vec& v) { store_u8(p, v); }
+  static void fence() { simd::stream_fence(); }
   static vec fma(const vec& a, const vec& b, const vec& c) { return multiply_add(a, b, c); }
   static vec add(const vec& a, const vec& b) { return a + b; }
   // Transposes the lanes x lanes block stored as `lanes` aligned vectors at `m`.
