@@ -312,10 +312,7 @@ void register_all() {
              correlate_with(pk::exec::openmp, w1_kernel(), pk::conv_method::direct));
 #endif
 #if POLYKERN_BENCH_HAS_OPENCV
-  add<float>("W1/peer.opencv/" + big, gray, &w1_ref, 1e-4, [](const float_image& s, float_image& d) {
-    cv::Mat out = as_mat(d);
-    cv::GaussianBlur(as_mat(s), out, cv::Size(201, 201), 201 / 6.0, 0, cv::BORDER_REFLECT);
-  });
+  add<float>("W1/peer.opencv/" + big, gray, &w1_ref, 1e-4, opencv_w1);
   add<float>("W1/peer.opencv.sepFilter2D/" + big, gray, &w1_ref, 1e-4, [](const float_image& s, float_image& d) {
     cv::Mat out = as_mat(d);
     const cv::Mat g(g201());
@@ -349,16 +346,7 @@ void register_all() {
                correlate_with(pk::exec::openmp, w2_kernel(), m));
 #endif
 #if POLYKERN_BENCH_HAS_OPENCV
-  add<float>("W2/peer.opencv/" + big, gray, &w2_ref, 1e-4, [](const float_image& s, float_image& d) {
-    thread_local cv::Mat a, b, c;
-    const cv::Mat src = as_mat(s);
-    cv::GaussianBlur(src, a, cv::Size(61, 61), 8, 0, cv::BORDER_REFLECT);
-    cv::GaussianBlur(src, b, cv::Size(121, 121), 16, 0, cv::BORDER_REFLECT);
-    cv::GaussianBlur(src, c, cv::Size(151, 151), 32, 0, cv::BORDER_REFLECT);
-    cv::Mat out = as_mat(d);
-    cv::addWeighted(a, 0.5, b, 0.3, 0, out);
-    cv::scaleAdd(c, 0.2, out, out);
-  });
+  add<float>("W2/peer.opencv/" + big, gray, &w2_ref, 1e-4, opencv_w2);
 #endif
 
   // ---- W3: random full-rank 201x201 ----
@@ -389,11 +377,7 @@ void register_all() {
              correlate_with(pk::exec::openmp, w3_kernel(), pk::conv_method::direct));
 #endif
 #if POLYKERN_BENCH_HAS_OPENCV
-  add<float>("W3/peer.opencv/" + big, gray, &w3_ref, 1e-3, [](const float_image& s, float_image& d) {
-    cv::Mat out = as_mat(d);
-    cv::filter2D(as_mat(s), out, CV_32F, cv::Mat(201, 201, CV_32F, const_cast<float*>(w3_kernel().k.data())),
-                 cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
-  });
+  add<float>("W3/peer.opencv/" + big, gray, &w3_ref, 1e-3, opencv_filter2d(w3_kernel()));
 #endif
 
   // ---- W4: random 3x3, 5x5, 7x7 and 15x15 on 2000x3000 (float, and uint8 up to 7x7);
@@ -421,11 +405,7 @@ void register_all() {
                  correlate_with(pk::exec::openmp, w4_kernel(n), m));
 #endif
 #if POLYKERN_BENCH_HAS_OPENCV
-    add<float>(wl + "/peer.opencv/" + big, gray, ref, 1e-4, [n](const float_image& s, float_image& d) {
-      cv::Mat out = as_mat(d);
-      cv::filter2D(as_mat(s), out, CV_32F, cv::Mat(int(n), int(n), CV_32F, const_cast<float*>(w4_kernel(n).k.data())),
-                   cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
-    });
+    add<float>(wl + "/peer.opencv/" + big, gray, ref, 1e-4, opencv_filter2d(w4_kernel(n)));
 #endif
   }
   using u8_image = pk::image<std::uint8_t>;
