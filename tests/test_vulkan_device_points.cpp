@@ -274,6 +274,125 @@ TEST(VulkanDevicePointsKdtree, vulkan_ChunkedByALoweredBindingLimitEqualsUnchunk
   expect_silent(small);
 }
 
+namespace {
+// A cloud with duplicates: every 7th point repeats an earlier one, and 40 points sit at
+// one place (ties at equal distance, broken by index across the parts of a cut tree).
+template <class T, std::size_t Dim>
+std::vector<T> with_duplicates(std::size_t n, unsigned seed) {
+  std::vector<T> p = random_values<T>(Dim * n, seed, 0, 1);
+  for (std::size_t i = 7; i < n; i += 7)
+    for (std::size_t d = 0; d < Dim; ++d) p[i * Dim + d] = p[(i / 7 - 1) * Dim + d];
+  for (std::size_t i = 0; i < 40; ++i)
+    for (std::size_t d = 0; d < Dim; ++d) p[(n / 2 + 3 * i) * Dim + d] = T(0.5);
+  return p;
+}
+
+// The number of parts the device copy of `tree` takes on `ctx` (the tree's arrays cut to
+// the context's binding limit).
+template <class T, std::size_t Dim>
+std::size_t parts_on(vk::context& ctx, const pk::kdtree<T, Dim>& tree) {
+  return pk::detail::kd::gpu::device_tree<T, Dim>(ctx, tree.data()).parts.size();
+}
+
+// Radius (all, capped, zero radius: only the duplicates) and knn queries of `tree` on the
+// cut tree of `small`, with host and device queries, equal the uncut tree's on `whole` and
+// the openmp graph.
+template <class T, std::size_t Dim>
+void expect_cut_equals_uncut(vk::context& small, vk::context& whole, const pk::kdtree<T, Dim>& tree,
+                             pk::points_view<const T, Dim> q, T radius) {
+  const pk::exec::vulkan_policy cut{small}, uncut{whole};
+  const vk::device_points<T, Dim> dq(small, q);
+  for (const T r : {radius, T(0)}) {
+    for (const std::size_t keep : {std::size_t{0}, std::size_t{1}, std::size_t{4}}) {
+      SCOPED_TRACE(::testing::Message() << "radius " << r << " keep " << keep);
+      const auto want = pk::radius_neighbors(pk::exec::openmp, tree, q, r, keep);
+      EXPECT_EQ(pk::radius_neighbors(uncut, tree, q, r, keep), want);
+      EXPECT_EQ(pk::radius_neighbors(cut, tree, q, r, keep), want);
+      EXPECT_EQ(pk::radius_neighbors(cut, tree, dq, r, keep), want);
+    }
+  }
+  for (const std::size_t k : {std::size_t{1}, std::size_t{9}, std::size_t{45}}) {
+    SCOPED_TRACE(::testing::Message() << "k " << k);
+    const auto want = pk::knn_neighbors(pk::exec::openmp, tree, q, k);
+    EXPECT_EQ(pk::knn_neighbors(uncut, tree, q, k), want);
+    EXPECT_EQ(pk::knn_neighbors(cut, tree, q, k), want);
+    EXPECT_EQ(pk::knn_neighbors(cut, tree, dq, k), want);
+  }
+}
+}  // namespace
+
+TEST(VulkanDevicePointsKdtree, vulkan_ATreeLargerThanOneBindingIsCutIntoPartsAndEqualsTheUncutTree) {
+  const std::size_t n = 4000, nq = 1500;
+  const auto p = with_duplicates<float, 3>(n, 21);
+  auto qv = random_values<float>(3 * nq, 22, -0.1, 1.1);
+  for (std::size_t i = 0; i < 50; ++i)  // queries on points, and on the 40 coincident ones
+    for (std::size_t d = 0; d < 3; ++d) qv[i * 3 + d] = i < 25 ? p[(i * 131) * 3 + d] : 0.5f;
+  const pk::points_view<const float> pts(p.data(), n), q(qv.data(), nq);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  // 12 KiB a binding: the coordinates (48 KB at leaf_size 16) need at least four parts;
+  // the queries and rows are chunked too.
+  small.limit_binding_bytes_for_testing(12 << 10);
+  for (const std::size_t leaf : {std::size_t{16}, std::size_t{5}, std::size_t{1}}) {
+    SCOPED_TRACE(::testing::Message() << "leaf_size " << leaf);
+    const pk::kdtree<float> tree(pk::exec::scalar, pts, leaf);
+    EXPECT_EQ(parts_on(whole, tree), 1u);
+    EXPECT_GE(parts_on(small, tree), 3u);
+    expect_cut_equals_uncut(small, whole, tree, q, 0.08f);
+    // Built under the cut context: its parts are kept, and the self-query agrees too.
+    const pk::kdtree<float> built(pk::exec::vulkan_policy{small}, pts, leaf);
+    EXPECT_EQ(pk::radius_neighbors(pk::exec::vulkan_policy{small}, built, pts, 0.05f),
+              pk::radius_neighbors(pk::exec::openmp, built, pts, 0.05f));
+    EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{small}, built, pts, 12),
+              pk::knn_neighbors(pk::exec::openmp, built, pts, 12));
+  }
+  // A tree of one leaf cannot be cut: a leaf larger than the binding is a vulkan_error.
+  vk::context tiny(env_options());
+  tiny.limit_binding_bytes_for_testing(256);
+  const pk::kdtree<float> big_leaves(pk::exec::scalar, pts, 64);
+  EXPECT_THROW(pk::knn_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, q, 3), pk::vulkan_error);
+  expect_silent(small);
+  expect_silent(tiny);
+  expect_silent(whole);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_ACutDoubleTreeIn2DEqualsTheUncutTree) {
+  vk::context& whole = vk::default_context();
+  if (!whole.info().shader_float64) GTEST_FAIL() << "the device lacks shaderFloat64";
+  const std::size_t n = 3001, nq = 700;
+  const auto p = with_duplicates<double, 2>(n, 23);
+  const auto qv = random_values<double>(2 * nq, 24, 0, 1);
+  const pk::points_view<const double, 2> pts(p.data(), n), q(qv.data(), nq);
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(10 << 10);  // coordinates: 48 KB
+  const pk::kdtree<double, 2> tree(pk::exec::scalar, pts, 7);
+  EXPECT_GE(parts_on(small, tree), 3u);
+  expect_cut_equals_uncut(small, whole, tree, q, 0.05);
+  expect_silent(small);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsOnACutTreeEqualsTheUncutTree) {
+  // smooth_neighbors' own tree is cut the same way; its rows (in tree order, or the
+  // nearest `keep`) carry over from part to part.
+  const std::size_t n = 2000, cols = 2;
+  const auto p = with_duplicates<float, 3>(n, 25);
+  const auto values = random_values<float>(n * cols, 26);
+  const pk::points_view<const float> pts(p.data(), n);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(8 << 10);  // one channel (8000 bytes) fits; the tree (24 KB) does not
+  const pk::smooth_options o{.sigma = 0.04, .iterations = 2};
+  for (const std::size_t keep : {std::size_t{0}, std::size_t{6}}) {
+    SCOPED_TRACE(keep);
+    std::vector<float> want(n * cols), got(n * cols);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
+    EXPECT_EQ(got, want);
+  }
+  expect_silent(small);
+}
+
 TEST(VulkanDevicePointsKdtree, vulkan_QueriesOfAnotherContextAreAnInvalidArgument) {
   vk::context other(env_options());
   const cloud c(500, 50, 10);

@@ -8,9 +8,13 @@
 // row, the host turns the counts into CSR offsets, one fills the rows. Work is cut into
 // chunks of caller rows so that no binding exceeds ctx.max_binding_bytes() nor a share of
 // ctx.memory_budget(); queries are bound at aligned offsets with the rest of the offset
-// in the push constants, row buffers have their own buffers. Distances are bitwise the
-// CPU's (the same fold, `precise`, FMA as the CPU build does), and rows are ordered by the
-// same unique keys, so the graph is the CPU's graph.
+// in the push constants, row buffers have their own buffers. A tree whose arrays exceed
+// that too is cut into subtrees under its top levels (device_tree), each uploaded as a
+// tree of its own; every chunk of queries runs against each part in turn, the rows
+// carrying over from part to part (counts add up, position rows append in part order,
+// the heaps of distance and knn rows go on), so a row is the one the uncut tree gives.
+// Distances are bitwise the CPU's (the same fold, `precise`, FMA as the CPU build does),
+// and rows are ordered by the same unique keys, so the graph is the CPU's graph.
 #pragma once
 #include "../../execution.hpp"
 
@@ -90,9 +94,10 @@ struct radius_push {  // matches Push in radius_body.glsl
   std::uint32_t invocations, slots, leaf_stride, nodes, mode;
   std::uint32_t query_base;      // element of the bound queries where this chunk's query 0 starts
   std::uint32_t identity_order;  // 1: invocation i is query i (the Order binding is not read)
-  std::uint32_t pad;
+  std::uint32_t part;            // part_resume | part_last (an uncut tree: part_last)
   T r2;
 };
+inline constexpr std::uint32_t part_resume = 1, part_last = 2;
 enum mode : std::uint32_t { count = 0, fill_position = 1, fill_distance = 2, fill_knn = 3 };
 
 template <class T>
@@ -109,24 +114,91 @@ void upload_vector(vulkan::commands& cmd, const vulkan::buffer& dst, const std::
   cmd.upload(dst, v.data(), v.size() * sizeof(U));
 }
 
-// The tree on the device: coordinates, boxes, and perm followed by the links.
+// Bytes a part of the tree may take in one array: one binding, and the share of the
+// memory budget a chunk of per-call work may take.
+inline std::uint64_t part_bytes(vulkan::context& ctx) { return chunk_bytes(ctx); }
+
+// One part of the tree on the device, a tree of its own: coordinates, boxes, and perm
+// followed by the links (rebased to the part's first node and leaf).
+struct tree_part {
+  vulkan::buffer coords, boxes, tree_u;
+  std::uint32_t slots = 0, nodes = 0;
+};
+
+// A subtree of the tree: `leaves` leaves from `first_leaf` under `node`. In the tree's
+// depth-first, count-balanced numbering (tree.hpp) it owns nodes [node, node + 2 leaves - 1)
+// and slots [first_leaf, first_leaf + leaves) * leaf_stride, so it is a contiguous range of
+// every array and of the tree's point order.
+struct subtree {
+  std::size_t node = 0, first_leaf = 0, leaves = 0;
+};
+
+// The largest of the three arrays of a part of `leaves` leaves, in bytes.
+template <class T, std::size_t Dim>
+std::uint64_t part_array_bytes(const tree_data<T, Dim>& t, std::size_t leaves) {
+  const std::uint64_t slots = std::uint64_t{leaves} * t.leaf_stride, nodes = leaves ? 2 * std::uint64_t{leaves} - 1 : 0;
+  return std::max({Dim * slots * sizeof(T), nodes * 2 * Dim * sizeof(T), (slots + 2 * nodes) * 4});
+}
+
+// Cuts the tree into the fewest subtrees, from the root down, whose arrays fit `limit`
+// bytes each, in increasing leaf order (so the parts' points, concatenated, are the
+// tree's order). A single leaf too large for `limit` cannot be cut: vulkan_error.
+template <class T, std::size_t Dim>
+void cut_tree(const tree_data<T, Dim>& t, subtree s, std::uint64_t limit, std::vector<subtree>& out) {
+  if (part_array_bytes(t, s.leaves) <= limit) {
+    out.push_back(s);
+    return;
+  }
+  if (s.leaves == 1)
+    throw vulkan_error("polykern::kdtree", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
+                       concat("one leaf of the tree needs ", part_array_bytes(t, 1), " bytes in one binding; the device allows ",
+                              limit, " (a smaller leaf_size fits)"));
+  const std::size_t left = (s.leaves + 1) / 2;
+  cut_tree(t, {s.node + 1, s.first_leaf, left}, limit, out);
+  cut_tree(t, {s.node + 2 * left, s.first_leaf + left, s.leaves - left}, limit, out);
+}
+
+// The tree on the device: one part when its arrays fit one binding (and a share of the
+// memory budget), else the subtrees cut_tree chooses, each uploaded as a tree of its own
+// and queried in turn (radius_body.glsl: the rows carry over from part to part).
 template <class T, std::size_t Dim>
 struct device_tree {
-  vulkan::buffer coords, boxes, tree_u;
+  std::vector<tree_part> parts;
   device_tree(vulkan::context& ctx, const tree_data<T, Dim>& t) {
-    const std::size_t links = t.link.size();
-    require_binding(ctx, t.coords.size() * sizeof(T), "the tree's coordinates");
-    require_binding(ctx, t.box.size() * sizeof(T), "the tree's boxes");
-    require_binding(ctx, (t.perm.size() + links) * sizeof(std::uint32_t), "the tree's indices");
-    coords = vulkan::buffer(ctx, t.coords.size() * sizeof(T));
-    boxes = vulkan::buffer(ctx, t.box.size() * sizeof(T));
-    tree_u = vulkan::buffer(ctx, (t.perm.size() + links) * sizeof(std::uint32_t));
-    vulkan::commands cmd(ctx);
-    cmd.upload(coords, t.coords.data(), t.coords.size() * sizeof(T));
-    cmd.upload(boxes, t.box.data(), t.box.size() * sizeof(T));
-    cmd.upload(tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
-    cmd.upload(tree_u, t.link.data(), links * sizeof(std::uint32_t), t.perm.size() * sizeof(std::uint32_t));
-    cmd.submit();
+    std::vector<subtree> cut;
+    cut_tree(t, {0, 0, t.leaves}, part_bytes(ctx), cut);
+    parts.reserve(cut.size());
+    for (const subtree& s : cut) {
+      tree_part& p = parts.emplace_back();
+      const std::size_t slots = s.leaves * t.leaf_stride, nodes = s.leaves ? 2 * s.leaves - 1 : 0;
+      const std::size_t slot0 = s.first_leaf * t.leaf_stride;
+      p.slots = static_cast<std::uint32_t>(slots);
+      p.nodes = static_cast<std::uint32_t>(nodes);
+      p.coords = vulkan::buffer(ctx, Dim * slots * sizeof(T));
+      p.boxes = vulkan::buffer(ctx, nodes * 2 * Dim * sizeof(T));
+      p.tree_u = vulkan::buffer(ctx, (slots + 2 * nodes) * sizeof(std::uint32_t));
+      vulkan::commands cmd(ctx);
+      if (cut.size() == 1) {  // the whole tree: its arrays as they are
+        cmd.upload(p.coords, t.coords.data(), t.coords.size() * sizeof(T));
+        cmd.upload(p.boxes, t.box.data(), t.box.size() * sizeof(T));
+        cmd.upload(p.tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
+        cmd.upload(p.tree_u, t.link.data(), t.link.size() * sizeof(std::uint32_t), t.perm.size() * sizeof(std::uint32_t));
+      } else {
+        for (std::size_t d = 0; d < Dim; ++d)
+          cmd.upload(p.coords, t.coord(d) + slot0, slots * sizeof(T), d * slots * sizeof(T));
+        cmd.upload(p.boxes, t.box.data() + s.node * 2 * Dim, nodes * 2 * Dim * sizeof(T));
+        cmd.upload(p.tree_u, t.perm.data() + slot0, slots * sizeof(std::uint32_t));
+        auto* links = static_cast<std::uint32_t*>(
+            cmd.upload_area(p.tree_u, 2 * nodes * sizeof(std::uint32_t), slots * sizeof(std::uint32_t)));
+        for (std::size_t j = 0; j < nodes; ++j) {
+          const std::uint32_t first = t.link[2 * (s.node + j)], second = t.link[2 * (s.node + j) + 1];
+          const std::size_t base = (second & leaf_flag) ? s.first_leaf : s.node;  // leaf number, or right child
+          links[2 * j] = static_cast<std::uint32_t>(first - base);
+          links[2 * j + 1] = second;
+        }
+      }
+      cmd.submit();  // one part's staging at a time
+    }
   }
 };
 
@@ -287,22 +359,28 @@ class graph_builder {
     return {vulkan::binding(b), static_cast<std::uint32_t>((r0 - base) * Dim)};
   }
 
+  // Queries rows [r0, r0 + invocations) against every part of the tree in turn.
   void dispatch(vulkan::commands& cmd, std::size_t r0, std::size_t invocations, const vulkan::buffer& o,
                 const vulkan::buffer& rows, const vulkan::buffer& index, const vulkan::buffer& dist, mode m, T r2) {
     const auto& pipe = radius_pipeline<T>(ctx_, Dim);
     const auto [q, query_base] = query_binding(cmd, r0, invocations);
     radius_push<T> push{};
     push.invocations = static_cast<std::uint32_t>(invocations);
-    push.slots = static_cast<std::uint32_t>(t_.slots);
     push.leaf_stride = static_cast<std::uint32_t>(t_.leaf_stride);
-    push.nodes = static_cast<std::uint32_t>(t_.nodes());
     push.mode = m;
     push.query_base = query_base;
     push.identity_order = order_.empty() ? 1u : 0u;
     push.r2 = r2;
     const grid g = grid_for(ctx_, invocations);
-    cmd.barrier();
-    cmd.dispatch(pipe, {tree_->coords, tree_->boxes, tree_->tree_u, q, o, rows, index, dist}, push, g.x, g.y);
+    const std::size_t parts = tree_->parts.size();
+    for (std::size_t i = 0; i < parts; ++i) {
+      const tree_part& part = tree_->parts[i];
+      push.slots = part.slots;
+      push.nodes = part.nodes;
+      push.part = (i > 0 ? part_resume : 0u) | (i + 1 == parts ? part_last : 0u);
+      cmd.barrier();
+      cmd.dispatch(pipe, {part.coords, part.boxes, part.tree_u, q, o, rows, index, dist}, push, g.x, g.y);
+    }
     cmd.barrier();
   }
 

@@ -11,6 +11,12 @@
 // mode 1: position fill row q (rows[q] .. rows[q+1]) with every hit, in tree order
 // mode 2: distance fill row q with its rows[q+1]-rows[q] nearest hits, by (dist2, index)
 // mode 3: knn      the same with no radius (the row length is min(k, n))
+//
+// A tree too large for one binding is cut into parts (subtrees, in increasing leaf order),
+// each queried in turn into the same rows (pc.part): a part that is not the last leaves
+// the rest of its rows padded with the key (+inf, NONE), larger than every real key; a
+// resumed part adds to the count (mode 0), appends after the filled prefix (mode 1: tree
+// order is part order), or goes on with the full heap (modes 2, 3); the last part sorts.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint DIM = 3;
 
@@ -31,11 +37,14 @@ layout(push_constant) uniform Push {
   uint mode;
   uint query_base;      // element of `queries` where the chunk's query 0 starts
   uint identity_order;  // 1: invocation i is query i (`order` is not read)
-  uint pad0;
+  uint part;            // RESUME | LAST; an uncut tree is LAST only
   T r2;
 } pc;
 
 const uint LEAF = 0x80000000u;
+const uint NONE = 0xffffffffu;  // the index of padding entries (no point has it)
+const uint RESUME = 1u;         // the rows hold the entries of earlier parts
+const uint LAST = 2u;           // the tree's last part: finish the rows
 
 // a * b + c, rounded twice (never fused).
 T mul_add(T a, T b, T c) {
@@ -89,6 +98,16 @@ void sift_up(uint at) {
   }
 }
 
+// The filled prefix of row q in mode 1 (the entries before the first padding entry).
+uint filled(uint capacity) {
+  uint lo = 0, hi = capacity;
+  while (lo < hi) {
+    uint mid = (lo + hi) / 2;
+    if (out_index[row_begin + mid] == NONE) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
 void main() {
   uint id = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x;
   if (id >= pc.invocations) return;
@@ -101,9 +120,14 @@ void main() {
     row_begin = rows[qi];
     capacity = rows[qi + 1] - row_begin;
     if (capacity == 0) return;
+    if ((pc.part & RESUME) != 0u) {
+      size = mode == 1 ? filled(capacity) : capacity;
+      if (mode == 1 && size == capacity) return;
+    }
   }
   bool knn = mode == 3;
   T bound = pc.r2;  // hits must be <= bound; for knn, the k-th key once the heap is full
+  if (knn && size == capacity) bound = out_dist[row_begin];
 
   uint stack[64];
   T stack_d[64];
@@ -169,7 +193,14 @@ void main() {
     }
   }
   if (mode == 0) {
-    rows[qi] = count;
+    rows[qi] = (pc.part & RESUME) != 0u ? rows[qi] + count : count;
+  } else if ((pc.part & LAST) == 0u) {
+    // Pad the row for the next part (a padding key is the heap's largest: sift it up).
+    for (uint i = size; i < capacity; ++i) {
+      out_dist[row_begin + i] = T_INF;
+      out_index[row_begin + i] = NONE;
+      if (mode >= 2) sift_up(i);
+    }
   } else if (mode >= 2) {
     // Heapsort: ascending (dist2, index).
     for (uint end = size; end > 1; --end) {
