@@ -16,8 +16,7 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
 fi
 out=${POLYKERN_BUILD_DIR:-build}/fuzz
 mkdir -p "$out"
-# convolve is left out of the default list until its open finding is fixed (docs/reliability.md).
-read -r -a harnesses <<<"${POLYKERN_FUZZ_HARNESSES:-affine warp smooth}"
+read -r -a harnesses <<<"${POLYKERN_FUZZ_HARNESSES:-affine warp smooth convolve kdtree}"
 flags=(-std=c++20 -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -fopenmp -Wall -Wextra -Wpedantic -Iinclude -I/usr/include/eigen3)
 libs=()
