@@ -48,7 +48,7 @@ for h in "${harnesses[@]}"; do
   work=$out/corpus/$h
   mkdir -p "$work"
   echo "== fuzz_$h for $seconds s =="
-  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=120 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$out/crash-$h-" "$work" "tests/fuzz/corpus/fuzz_$h" >"$out/$h.log" 2>&1; then
     failed+=("$h")
     tail -n 60 "$out/$h.log"
