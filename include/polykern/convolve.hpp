@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iterator>  // the range concepts (bits/ranges_base.h), without <ranges>
+#include <limits>
 #include <string>
 #include <span>
 #include <string_view>
@@ -136,9 +137,12 @@ inline void check_border(std::string_view fn, const border_spec& b) {
   const int mode = static_cast<int>(b.mode);
   require(mode >= 0 && mode <= static_cast<int>(border::wrap), fn, "border.mode is ", mode, "; not a polykern::border");
   // A non-finite constant would reach outputs through zero taps (inf * 0 = NaN) on some
-  // methods and not on others; it is rejected rather than made policy-dependent.
-  require(b.mode != border::constant || std::isfinite(b.value), fn, "border.value is ", b.value,
-          "; a constant border's value must be finite");
+  // methods and not on others; it is rejected rather than made policy-dependent. The
+  // engine pads with the value as float, so a finite double beyond FLT_MAX (-1e300 turns
+  // into -inf) is rejected too.
+  require(b.mode != border::constant || std::abs(b.value) <= std::numeric_limits<float>::max(), fn,
+          "border.value is ", b.value, "; a constant border's value must be finite as a float (|value| <= ",
+          std::numeric_limits<float>::max(), ")");
 }
 
 inline void check_method(std::string_view fn, conv_method m) {

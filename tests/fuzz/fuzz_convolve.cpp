@@ -129,7 +129,16 @@ void one_input(input& in) {
       for (std::size_t y = 0; y < p.height; ++y)
         for (std::size_t x = 0; x < p.width * p.channels; ++x) {
           const double got = v.row(y)[x], want = *live.in_snapshot(reference, v.row(y) + x);
-          check(same_value(got, want) || std::abs(got - want) <= tolerance, "a policy differs from scalar");
+          if (!(same_value(got, want) || std::abs(got - want) <= tolerance)) {
+            std::fprintf(stderr,
+                         "convolve: call %d, method %d, border %d (value %g), src %zux%zux%zu, kernel %zux%zu, "
+                         "terms w %g %g, taps %zu %zu %zu %zu, sigma %g %g ksize %d: at (%zu, %zu) got %.9g want "
+                         "%.9g tolerance %.9g (scale %g)\n",
+                         kernel, int(method), int(border.mode), border.value, srcs[0].width, srcs[0].height,
+                         srcs[0].channels, kp.width, kp.height, w1, w2, kx.size(), ky.size(), kx2.size(), ky2.size(),
+                         sigma_x, sigma_y, ksize, x, y, got, want, tolerance, scale);
+            check(false, "a policy differs from scalar");
+          }
         }
     }
   };

@@ -16,8 +16,7 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
 fi
 out=${POLYKERN_BUILD_DIR:-build}/fuzz
 mkdir -p "$out"
-# convolve is left out of the default list until its open finding is fixed (docs/reliability.md).
-read -r -a harnesses <<<"${POLYKERN_FUZZ_HARNESSES:-affine warp smooth}"
+read -r -a harnesses <<<"${POLYKERN_FUZZ_HARNESSES:-affine warp smooth convolve kdtree}"
 flags=(-std=c++20 -O1 -g -march=native -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -fopenmp -Wall -Wextra -Wpedantic -Iinclude -I/usr/include/eigen3)
 libs=()
@@ -49,7 +48,7 @@ for h in "${harnesses[@]}"; do
   work=$out/corpus/$h
   mkdir -p "$work"
   echo "== fuzz_$h for $seconds s =="
-  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=120 -rss_limit_mb=4096 -print_final_stats=1 \
       -artifact_prefix="$out/crash-$h-" "$work" "tests/fuzz/corpus/fuzz_$h" >"$out/$h.log" 2>&1; then
     failed+=("$h")
     tail -n 60 "$out/$h.log"
