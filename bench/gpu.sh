@@ -65,7 +65,7 @@ rows = report.medians(data)
 ms = {f"{w}/{impl}": t for (w, s), impls in rows.items() if s == "3840x2160" for impl, t in impls.items()}
 # Bytes W1 must move at least: two separable passes, each reading and writing the image.
 image = 3840 * 2160 * 4
-lines = [f"\n## W1 at 3840x2160 (bench/gpu_rows.cpp)\n", report.tables(rows)]
+lines = [f"\n## W1 at 3840x2160 and device-resident rows (bench/gpu_rows.cpp)\n", report.tables(rows)]
 copy = ms.get("W1.copy/vulkan")
 for key, what in (("W1.device/vulkan", "device-resident images (no transfers)"),
                   ("W1/vulkan", "host views (transfers included)")):
