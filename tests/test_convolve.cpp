@@ -245,6 +245,40 @@ TEST(ConvolveDirect, OpenmpBitwiseIdenticalForAnyTeam) {
 }
 #endif
 
+// Every output element sums its products in one order, whichever body of the direct engine
+// computes it (a fixed-height block, the general body, a row's last vectors) and on every CPU
+// policy: so a column strip of an image gives the bits the whole image gives there (dask
+// chunks rely on it, python/tests/test_dask.py), and simd equals scalar bitwise.
+TEST(ConvolveDirect, SameBitsOnEveryPolicyAndEveryImageWidth) {
+  const auto src = random_image<float>(45, 38, 1, 960);
+  for (const auto& [kw, kh] : {std::pair{4, 5}, std::pair{3, 3}, std::pair{7, 7}, std::pair{5, 9}, std::pair{1, 6}}) {
+    const auto k = random_kernel(static_cast<std::size_t>(kw), static_cast<std::size_t>(kh), 961);
+    pk::image<float> whole(45, 38, 1);
+    pk::correlate(pk::exec::scalar, src.view(), k.view(), whole.view(), {pk::border::constant, -0.5},
+                  pk::conv_method::direct);
+    const auto check = [&](const auto& policy, const char* name) {
+      pk::image<float> dst(45, 38, 1);
+      pk::correlate(policy, src.view(), k.view(), dst.view(), {pk::border::constant, -0.5}, pk::conv_method::direct);
+      EXPECT_EQ(max_abs_difference(dst, whole), 0.0) << kw << "x" << kh << " on " << name;
+      // A strip of columns [x0, x0 + w) with its halo: its interior equals the whole image's.
+      const std::size_t x0 = 9, w = 11, ax = static_cast<std::size_t>(kw) / 2;
+      const std::size_t from = x0 - ax, width = w + static_cast<std::size_t>(kw) - 1;
+      pk::image<float> strip(width, 38, 1);
+      pk::correlate(policy, pk::image_view<const float>(src.view().row(0) + from, width, 38, 1, src.view().row_stride),
+                    k.view(), strip.view(), {pk::border::constant, -0.5}, pk::conv_method::direct);
+      for (std::size_t y = 0; y < 38; ++y)
+        for (std::size_t x = 0; x < w; ++x)
+          ASSERT_EQ(strip.view().row(y)[ax + x], whole.view().row(y)[x0 + x])
+              << kw << "x" << kh << " on " << name << " at " << x0 + x << "," << y;
+    };
+    check(pk::exec::scalar, "scalar");
+    check(pk::exec::simd, "simd");
+#if POLYKERN_HAS_OPENMP
+    check(pk::exec::openmp, "openmp");
+#endif
+  }
+}
+
 TYPED_TEST(Convolve, SeparableMethodsMatchBruteForce) {
   unsigned seed = 100;
   for (const auto& [w, h, c] : {std::tuple{23, 11, 1}, std::tuple{18, 7, 4}, std::tuple{1, 12, 2}}) {

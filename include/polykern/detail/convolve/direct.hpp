@@ -149,13 +149,17 @@ class direct_engine {
         });
       }
     } else {
+      // The same order of taps as the fixed-height body (kernel column i outer, row j inner),
+      // so every output element sums its products in one order whichever body computes it:
+      // results do not depend on where a pixel falls in a block, on the image width (a dask
+      // chunk), or on the policy.
       const std::size_t kh = kh_;
-      for (std::size_t j = 0; j < kh; ++j) {
-        const float* row = in + j * stride;
-        for (std::size_t i = 0; i < kw; ++i) {
+      for (std::size_t i = 0; i < kw; ++i) {
+        for (std::size_t j = 0; j < kh; ++j) {
           const V c = O::broadcast(taps_[i * kh + j]);
+          const float* row = in + j * stride + i * C;
           static_for<RY>([&](auto r) {
-            static_for<NX>([&](auto x) { acc[r][x] = O::fma(c, O::load(row + r * stride + i * C + x * L), acc[r][x]); });
+            static_for<NX>([&](auto x) { acc[r][x] = O::fma(c, O::load(row + r * stride + x * L), acc[r][x]); });
           });
         }
       }
