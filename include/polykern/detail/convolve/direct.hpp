@@ -123,8 +123,8 @@ class direct_engine {
 
   // One block of RY x NX vectors. KH > 0: the kernel has KH rows, and each load of input
   // row s (of the block's KH + RY - 1) is multiplied into every output row r it reaches
-  // (kernel row s - r). KH = 0: any height, one kernel row at a time (each input load
-  // serves one output row: taller kernels go through this path).
+  // (kernel row s - r). KH = 0: any height, tap by tap (each input load serves one output
+  // row: taller kernels go through this path), in the same order of taps.
   template <int KH, std::size_t NX>
   POLYKERN_FLATTEN void tile(std::size_t y0, std::size_t e0, const float* rows) const {
     V acc[RY][NX];
