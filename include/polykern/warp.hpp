@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "affine.hpp"
+#include "affine_matrix.hpp"
 #include "backend/openmp/warp.hpp"
 #include "backend/scalar/warp.hpp"
 #include "backend/simd/warp.hpp"

@@ -33,25 +33,9 @@
 #include "buffer.hpp"
 #include "commands.hpp"
 #include "context.hpp"
+#include "device_data.hpp"
 #include "shaders/affine_f32.spv.hpp"
 #include "shaders/affine_f64.spv.hpp"
-
-// Declared here, defined in device_data.hpp, which includes <polykern/affine.hpp> (for
-// affine2) and so cannot be included by it: the device overloads of affine.hpp name
-// them, and any call of those has a device_points object, hence the definitions.
-namespace polykern::vulkan {
-namespace detail {
-class device_storage;
-}
-template <class T, std::size_t Dim>
-class device_points;
-}  // namespace polykern::vulkan
-namespace polykern::detail {
-template <class Policy>
-constexpr void require_vulkan_policy_for_device_objects();
-inline void require_same_context(std::string_view fn, std::string_view arg, const vulkan::context& policy_ctx,
-                                 const vulkan::detail::device_storage& object);
-}  // namespace polykern::detail
 
 namespace polykern::detail::affine {
 

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "../../affine.hpp"
+#include "../../affine_matrix.hpp"
 #include "../../error.hpp"
 #include "../../view.hpp"
 #include "buffer.hpp"
