@@ -18,7 +18,7 @@
 #include "../../view.hpp"
 #include "ops.hpp"
 #include "plan.hpp"
-#include "unroll.hpp"
+#include "../unroll.hpp"
 
 namespace polykern::detail::conv {
 
@@ -84,10 +84,7 @@ class direct_engine {
     }
     const In* row = src_.row(static_cast<std::size_t>(m));
     float* mid = out + ax_ * C;
-    std::size_t e = 0;
-    // Written as vector loads and stores: GCC's -O2 leaves the uint8 widening loop scalar.
-    for (; e + L <= elems_; e += L) O::store(mid + e, O::load(row + e));
-    for (; e < elems_; ++e) mid[e] = static_cast<float>(row[e]);
+    widen_run<O>(row, elems_, mid);
     for (std::size_t xp = 0; xp < kw_ - 1; ++xp) {  // the columns outside, left then right
       const std::ptrdiff_t x = xp < ax_ ? static_cast<std::ptrdiff_t>(xp) - static_cast<std::ptrdiff_t>(ax_)
                                         : static_cast<std::ptrdiff_t>(width_ + xp - ax_);

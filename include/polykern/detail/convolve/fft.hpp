@@ -22,6 +22,7 @@
 #include "../executor.hpp"
 #include "../fft/tiles.hpp"
 #include "cost.hpp"
+#include "ops.hpp"
 #include "plan.hpp"
 #if POLYKERN_HAS_FFTW
 #include "../fft/fftw.hpp"
@@ -67,7 +68,8 @@ class fft_tile_io {
     return map;
   }
 
-  // The cols() samples of tile row r into out.
+  // The cols() samples of tile row r into out (O: the vector operations, ops.hpp).
+  template <class O>
   void fill(const tile& t, const std::vector<std::ptrdiff_t>& map, std::size_t r, float* out) const {
     const std::ptrdiff_t y = border_index(static_cast<std::ptrdiff_t>(t.y0 + r) - static_cast<std::ptrdiff_t>(kh_ / 2),
                                           static_cast<std::ptrdiff_t>(src_.height), mode_);
@@ -80,7 +82,7 @@ class fft_tile_io {
     if (map.front() >= 0 && map.back() == map.front() + static_cast<std::ptrdiff_t>(cols_ - 1) * step) {
       const In* from = row + map.front();  // inside the image: a plain (strided) run
       if (step == 1) {
-        for (std::size_t q = 0; q < cols_; ++q) out[q] = static_cast<float>(from[q]);
+        widen_run<O>(from, cols_, out);
       } else {
         for (std::size_t q = 0; q < cols_; ++q) out[q] = static_cast<float>(from[static_cast<std::ptrdiff_t>(q) * step]);
       }
@@ -90,6 +92,7 @@ class fft_tile_io {
   }
 
   // Tile row r (its FFT-sample row) holds outputs from row kh - 1 on: store them.
+  template <class O>
   void store(const tile& t, std::size_t r, const float* values) const {
     if (r + 1 < kh_) return;
     const std::size_t y = t.y0 + r - (kh_ - 1);
@@ -97,6 +100,7 @@ class fft_tile_io {
     Out* out = dst_.row(y) + t.x0 * dst_.channels + t.channel;
     const std::size_t n = std::min(valid_cols_, dst_.width - t.x0), C = dst_.channels;
     values += kw_ - 1;
+    if (C == 1) return narrow_run<O>(values, n, out);
     for (std::size_t q = 0; q < n; ++q) {
       if constexpr (std::is_same_v<Out, std::uint8_t>) {
         out[q * C] = saturate_u8(values[q]);
@@ -134,6 +138,7 @@ void run_fft_lanes(const Executor& executor, image_view<const In> src, image_vie
                    const fft_tiling& tiling) {
   using transform = fft::tile_transform<V>;
   using scratch = typename transform::scratch;
+  using O = ops<V>;
   const transform tt(tiling.rows, tiling.cols);
   const fft_tile_io<In, Out> io(src, dst, p, tiling.rows, tiling.cols);
   const auto make_scratch = [&] { return tt.make_scratch(); };
@@ -165,9 +170,9 @@ void run_fft_lanes(const Executor& executor, image_view<const In> src, image_vie
     const auto map_a = io.column_map(a), map_b = io.column_map(b);
     ex.chunks_with(tt.row_blocks(), 1, make_scratch, [&](scratch& s, std::size_t b0, std::size_t b1) {
       const auto fill = [&](std::size_t r, float* re, float* im) {
-        io.fill(a, map_a, r, re);
+        io.template fill<O>(a, map_a, r, re);
         if (has_b) {
-          io.fill(b, map_b, r, im);
+          io.template fill<O>(b, map_b, r, im);
         } else {
           std::fill_n(im, M, 0.0f);
         }
@@ -182,8 +187,8 @@ void run_fft_lanes(const Executor& executor, image_view<const In> src, image_vie
     const std::size_t blocks = (rows + transform::L - 1) / transform::L;
     ex.chunks_with(blocks, 1, make_scratch, [&](scratch& s, std::size_t b0, std::size_t b1) {
       const auto store = [&](std::size_t r, const float* re, const float* im) {
-        io.store(a, r, re);
-        if (has_b) io.store(b, r, im);
+        io.template store<O>(a, r, re);
+        if (has_b) io.template store<O>(b, r, im);
       };
       for (std::size_t i = b0; i < b1; ++i) tt.inverse_rows(first + i * transform::L, store, spec_re, spec_im, s);
     });
@@ -208,9 +213,10 @@ void run_fft_lanes(const Executor& executor, image_view<const In> src, image_vie
 #if POLYKERN_HAS_FFTW
 // The same tiles through FFTW: one real tile per transform (real-to-complex), whole tiles
 // to each thread.
-template <class In, class Out, class Executor>
+template <class V, class In, class Out, class Executor>
 void run_fft_fftw(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p,
                   const fft_tiling& tiling) {
+  using O = ops<V>;
   const std::size_t N = tiling.rows, M = tiling.cols;
   const fft_tile_io<In, Out> io(src, dst, p, N, M);
   const fft::fftw_plans& plans = fft::fftw_plans_for(N, M);
@@ -226,7 +232,7 @@ void run_fft_fftw(const Executor& executor, image_view<const In> src, image_view
         for (std::size_t t = t0; t < t1; ++t) {
           const auto& tile = tiles[t];
           const auto map = io.column_map(tile);
-          for (std::size_t r = 0; r < N; ++r) io.fill(tile, map, r, b.real.get() + r * M);
+          for (std::size_t r = 0; r < N; ++r) io.template fill<O>(tile, map, r, b.real.get() + r * M);
           fft::forward(plans, b);
           fftwf_complex* x = b.spectrum.get();
           for (std::size_t i = 0; i < b.spectrum_size(); ++i) {
@@ -235,7 +241,7 @@ void run_fft_fftw(const Executor& executor, image_view<const In> src, image_view
           }
           fft::inverse(plans, b);
           const std::size_t first = p.kernel.height - 1;
-          for (std::size_t r = first; r < first + io.output_rows(tile); ++r) io.store(tile, r, b.real.get() + r * M);
+          for (std::size_t r = first; r < first + io.output_rows(tile); ++r) io.template store<O>(tile, r, b.real.get() + r * M);
         }
       });
 }
@@ -245,7 +251,7 @@ template <class V, class In, class Out, class Executor>
 void run_fft(const Executor& executor, image_view<const In> src, image_view<Out> dst, const image_plan& p) {
   const fft_tiling tiling = choose_fft_tiling(src.width, src.height, src.channels, p.kernel.width, p.kernel.height);
 #if POLYKERN_HAS_FFTW
-  run_fft_fftw(executor, src, dst, p, tiling);
+  run_fft_fftw<V>(executor, src, dst, p, tiling);
 #else
   run_fft_lanes<V>(executor, src, dst, p, tiling);
 #endif

@@ -122,4 +122,20 @@ void store_partial(Out* p, typename O::vec v, std::size_t n) {
   std::copy_n(tmp, n, p);
 }
 
+// out[i] = float(from[i]) for i < n, and its inverse (uint8 rounded to nearest even and
+// saturated, as O::store): whole vectors, then one at a time. Written as vector loads and
+// stores because GCC's -O2 leaves these loops scalar (the uint8 widening above all).
+template <class O, class In>
+void widen_run(const In* from, std::size_t n, float* out) {
+  std::size_t e = 0;
+  for (; e + O::lanes <= n; e += O::lanes) O::store(out + e, O::load(from + e));
+  for (; e < n; ++e) out[e] = static_cast<float>(from[e]);
+}
+template <class O, class Out>
+void narrow_run(const float* from, std::size_t n, Out* out) {
+  std::size_t e = 0;
+  for (; e + O::lanes <= n; e += O::lanes) O::store(out + e, O::load(from + e));
+  for (; e < n; ++e) ops<float>::store(out + e, from[e]);
+}
+
 }  // namespace polykern::detail::conv

@@ -19,7 +19,7 @@
 #include "../../view.hpp"
 #include "ops.hpp"
 #include "plan.hpp"
-#include "unroll.hpp"
+#include "../unroll.hpp"
 
 namespace polykern::detail::conv {
 
@@ -119,11 +119,12 @@ class separable_engine {
       const std::ptrdiff_t xp = static_cast<std::ptrdiff_t>(q / C) - static_cast<std::ptrdiff_t>(p.ax);
       const std::ptrdiff_t m = border_index(xp, static_cast<std::ptrdiff_t>(width_), border_.mode);
       float* to = tcol + q * L;
+      // Vector stores, not fill_n/copy_n: GCC's -O2 makes those a memset/memmove call per column.
       if (m < 0) {
-        std::fill_n(to, L, p.outside);
+        O::store_aligned(to, O::broadcast(p.outside));
       } else {
         const float* from = tcol + ((static_cast<std::size_t>(m) + p.ax) * C + q % C) * L;
-        std::copy_n(from, L, to);
+        O::store_aligned(to, O::load_aligned(from));
       }
     };
     for (std::size_t q = 0; q < p.ax * C; ++q) fill(q);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../simd/xsimd.hpp"
+#include "../unroll.hpp"
 
 namespace polykern::detail::fft {
 
@@ -46,14 +47,6 @@ void store_lanes(float* p, V v) {
   } else {
     v.store_aligned(p);
   }
-}
-
-// f(integral_constant<0>), ..., f(integral_constant<N-1>): unrolled at every -O level, so
-// a butterfly's values stay in registers at -O2 too.
-template <std::size_t N, class F>
-inline void unrolled(F&& f) {
-  [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::integral_constant<std::size_t, I>{}), ...); }
-  (std::make_index_sequence<N>{});
 }
 
 // A complex value per lane.
@@ -165,12 +158,12 @@ class plan {
       for (std::size_t g = 0; g < groups; ++g) {
         const std::size_t in = (g * span + k) * L, out = (g * span * R + k) * L;
         cvec<V> x[R];
-        unrolled<R>([&](auto q) {
+        static_for<R>([&](auto q) {
           x[q] = {load_lanes<V>(in_re + in + q * stride), load_lanes<V>(in_im + in + q * stride)};
           if constexpr (q > 0) x[q] = x[q].times(w[2 * (q - 1)], w[2 * (q - 1) + 1]);
         });
         butterfly<R>(x);
-        unrolled<R>([&](auto q) {
+        static_for<R>([&](auto q) {
           store_lanes(out_re + out + q * span * L, x[q].re);
           store_lanes(out_im + out + q * span * L, x[q].im);
         });

@@ -1,7 +1,8 @@
 // static_for<N>(f): f(std::integral_constant<std::size_t, 0>{}), ..., f(<N-1>{}), expanded
-// by the compiler at every optimisation level. Register-blocked loops use it so that their
-// accumulators stay in registers at -O2 as at -O3 (GCC unrolls small fixed-count loops
-// fully only at -O3; an array indexed in a rolled loop lives in memory).
+// by the compiler at every optimisation level. Register-blocked loops (convolution bodies,
+// FFT butterflies, transposes) use it so that their arrays of vectors stay in registers at
+// -O2 as at -O3 (GCC unrolls small fixed-count loops fully only at -O3; an array indexed
+// in a rolled loop lives in memory).
 #pragma once
 #include <cstddef>
 #include <type_traits>
@@ -16,7 +17,7 @@
 #define POLYKERN_FLATTEN
 #endif
 
-namespace polykern::detail::conv {
+namespace polykern::detail {
 
 template <std::size_t N, class F>
 inline void static_for(F&& f) {
@@ -25,4 +26,4 @@ inline void static_for(F&& f) {
   }(std::make_index_sequence<N>{});
 }
 
-}  // namespace polykern::detail::conv
+}  // namespace polykern::detail
