@@ -8,7 +8,6 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -27,6 +26,25 @@ struct binding {
   binding(const buffer& b) : target(&b) {}  // NOLINT: implicit on purpose
   binding(const buffer& b, std::size_t offset_, std::size_t range_) : target(&b), offset(offset_), range(range_) {}
 };
+
+// A step to run once a submission has finished (a download's unpacking). Type-erased by
+// hand: std::function would bring <functional>, whose C++20 searchers pull the hash
+// tables into every user's TU that includes a family header with Vulkan on.
+namespace detail {
+struct completion {
+  virtual ~completion() = default;
+  virtual void run() = 0;
+};
+template <class F>
+std::unique_ptr<completion> make_completion(F f) {
+  struct step final : completion {
+    explicit step(F g) : f(std::move(g)) {}
+    void run() override { f(); }
+    F f;
+  };
+  return std::make_unique<step>(std::move(f));
+}
+}  // namespace detail
 
 class commands {
  public:
@@ -116,7 +134,8 @@ class commands {
   }
   // Calls read(host address of the `bytes`) once submit() has finished (unpacking rows,
   // say, without a copy in between).
-  void download(const buffer& src, std::size_t bytes, std::size_t src_offset, std::function<void(const void*)> read) {
+  template <class Read>
+  void download(const buffer& src, std::size_t bytes, std::size_t src_offset, Read read) {
     if (bytes == 0) return;
     check_range("download", src, bytes, src_offset);
     barrier();
@@ -124,7 +143,7 @@ class commands {
     if (src.mapped()) {
       ctx_.count_download(bytes);
       const char* from = static_cast<const char*>(src.mapped()) + src_offset;
-      after_.push_back([from, read = std::move(read)] { read(from); });
+      after_.push_back(detail::make_completion([from, read = std::move(read)] { read(from); }));
       return;
     }
     buffer& staging = staging_.emplace_back(ctx_, bytes, buffer::kind::host);
@@ -132,7 +151,7 @@ class commands {
     VkBufferCopy region{src_offset, 0, bytes};
     vkCmdCopyBuffer(cmd_, src.handle(), staging.handle(), 1, &region);
     const void* from = staging.mapped();
-    after_.push_back([from, read = std::move(read)] { read(from); });
+    after_.push_back(detail::make_completion([from, read = std::move(read)] { read(from); }));
   }
 
   // Records a dispatch of `pipe` with `buffers` at bindings 0..n-1 and `push` as its push
@@ -202,7 +221,7 @@ class commands {
                          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, nullptr, 0, nullptr);
     check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
     ctx_.submit_and_wait(*rec_);
-    for (auto& finish : after_) finish();
+    for (auto& finish : after_) finish->run();
     after_.clear();
     staging_.clear();
     held_.clear();
@@ -261,7 +280,7 @@ class commands {
   std::size_t next_pool_ = 0;  // in rec_->descriptor_pools
   std::vector<buffer> staging_;
   std::vector<std::shared_ptr<allocation>> held_;  // what recorded commands refer to
-  std::vector<std::function<void()>> after_;
+  std::vector<std::unique_ptr<detail::completion>> after_;
 };
 
 }  // namespace polykern::vulkan

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -246,10 +245,10 @@ class context {
     std::string key(desc.name);
     for (auto v : desc.specialization) key.append(":").append(std::to_string(v));
     std::lock_guard lock(pipelines_mutex_);  // held while compiling: the cache is filled once per key
-    auto it = pipelines_.find(key);
-    if (it != pipelines_.end()) return *it->second;
-    auto made = make_pipeline(device_, cache_, desc);
-    return *pipelines_.emplace(std::move(key), std::move(made)).first->second;
+    for (const auto& [name, made] : pipelines_)
+      if (name == key) return *made;
+    pipelines_.emplace_back(std::move(key), make_pipeline(device_, cache_, desc));
+    return *pipelines_.back().second;
   }
 
   // ---- the memory pool ----
@@ -753,7 +752,9 @@ class context {
   std::atomic<std::uint64_t> uploaded_{0}, downloaded_{0}, submissions_{0}, allocations_{0};
   std::mutex queue_mutex_;      // vkQueueSubmit
   std::mutex pipelines_mutex_;  // the pipeline map (and the VkPipelineCache it fills)
-  std::map<std::string, std::unique_ptr<pipeline>> pipelines_;
+  // A few dozen pipelines at most, looked up once per dispatch: a vector searched in order
+  // (std::map would cost every including TU its red-black tree).
+  std::vector<std::pair<std::string, std::unique_ptr<pipeline>>> pipelines_;
   std::mutex recorders_mutex_;
   std::vector<std::unique_ptr<recorder>> idle_recorders_;
   std::mutex pool_mutex_;                           // idle_
