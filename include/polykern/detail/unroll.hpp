@@ -16,6 +16,13 @@
 #else
 #define POLYKERN_FLATTEN
 #endif
+// POLYKERN_ALWAYS_INLINE on a small per-pixel helper that GCC's -O2 inliner leaves as a
+// call inside the pixel loop (measured on the warp samplers: 1.3x slower than -O3).
+#if defined(__GNUC__)
+#define POLYKERN_ALWAYS_INLINE [[gnu::always_inline]] inline
+#else
+#define POLYKERN_ALWAYS_INLINE inline
+#endif
 
 namespace polykern::detail {
 

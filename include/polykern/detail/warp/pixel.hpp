@@ -12,6 +12,7 @@
 #include "../simd/diagnostics.hpp"
 #include "../simd/gather.hpp"
 #include "../simd/stream.hpp"
+#include "../unroll.hpp"
 #include "arithmetic.hpp"
 #include "plan.hpp"
 
@@ -25,7 +26,7 @@ inline float load(const image_view<const T>& s, std::ptrdiff_t x, std::ptrdiff_t
 
 // Bilinear sample of channel values at taps (x0, y0)..(x0+1, y0+1) through the job's border map.
 template <class T, int C>
-inline void sample_bilinear(const job<T>& j, std::int32_t x0, std::int32_t y0, float fx, float fy, float* out) {
+POLYKERN_ALWAYS_INLINE void sample_bilinear(const job<T>& j, std::int32_t x0, std::int32_t y0, float fx, float fy, float* out) {
   const auto w = static_cast<std::ptrdiff_t>(j.src.width), h = static_cast<std::ptrdiff_t>(j.src.height);
   const std::ptrdiff_t ix[2] = {border_index(x0, w, j.mode), border_index(std::ptrdiff_t(x0) + 1, w, j.mode)};
   const std::ptrdiff_t iy[2] = {border_index(y0, h, j.mode), border_index(std::ptrdiff_t(y0) + 1, h, j.mode)};
@@ -38,7 +39,7 @@ inline void sample_bilinear(const job<T>& j, std::int32_t x0, std::int32_t y0, f
 }
 
 template <class T, int C>
-inline void sample_nearest(const job<T>& j, std::int32_t x0, std::int32_t y0, float* out) {
+POLYKERN_ALWAYS_INLINE void sample_nearest(const job<T>& j, std::int32_t x0, std::int32_t y0, float* out) {
   const std::ptrdiff_t ix = border_index(x0, static_cast<std::ptrdiff_t>(j.src.width), j.mode);
   const std::ptrdiff_t iy = border_index(y0, static_cast<std::ptrdiff_t>(j.src.height), j.mode);
   for (int c = 0; c < C; ++c) out[c] = ix < 0 || iy < 0 ? j.value : load(j.src, ix, iy, c);
