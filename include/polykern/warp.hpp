@@ -266,6 +266,17 @@ void check_distinct(std::string_view fn, std::string_view a_name, const vulkan::
   require(&a != &b, fn, a_name, " and ", b_name, " overlap in memory; warps cannot run in place");
 }
 
+// What every one-source device call checks of its two images: both on the policy's
+// context, the same channels, not the same object.
+template <class T>
+void check_device_pair(std::string_view fn, const vulkan::context& ctx, const vulkan::device_image<T>& src,
+                       const vulkan::device_image<T>& dst) {
+  check_device_image(fn, "src", ctx, src);
+  check_device_image(fn, "dst", ctx, dst);
+  check_channels(fn, "src", shape_view<const T>(src), "dst", shape_view<T>(dst));
+  check_distinct(fn, "src", src, "dst", dst);
+}
+
 }  // namespace detail::warp
 
 template <execution_policy Policy, class T>
@@ -277,17 +288,11 @@ void warp_affine(const Policy& policy, const vulkan::device_image<T>& src, const
   if constexpr (std::is_same_v<Policy, exec::vulkan_policy>) {
     constexpr std::string_view fn = "warp_affine";
     using namespace detail::warp;
-    const vulkan::context& ctx = detail::context_of(policy);
-    check_device_image(fn, "src", ctx, src);
-    check_device_image(fn, "dst", ctx, dst);
-    const auto s = shape_view<const T>(src);
-    const auto d = shape_view<T>(dst);
-    check_channels(fn, "src", s, "dst", d);
+    check_device_pair(fn, detail::context_of(policy), src, dst);
     check_interpolation(fn, interp, false);
     detail::require(border.mode >= border::reflect && border.mode <= border::wrap, fn, "border.mode is ",
                     static_cast<int>(border.mode), "; not a polykern::border");
-    check_distinct(fn, "src", src, "dst", dst);
-    const plan<T> work = warp_affine_plan(fn, s, src_to_dst, d, interp, border);
+    const plan<T> work = warp_affine_plan(fn, shape_view<const T>(src), src_to_dst, shape_view<T>(dst), interp, border);
     run(detail::vulkan_tag{}, policy, device_plan<T>{work, {&src}, &dst});
   }
 }
@@ -300,15 +305,10 @@ void resize(const Policy& policy, const vulkan::device_image<T>& src, vulkan::de
   if constexpr (std::is_same_v<Policy, exec::vulkan_policy>) {
     constexpr std::string_view fn = "resize";
     using namespace detail::warp;
-    const vulkan::context& ctx = detail::context_of(policy);
-    check_device_image(fn, "src", ctx, src);
-    check_device_image(fn, "dst", ctx, dst);
-    const auto s = shape_view<const T>(src);
-    const auto d = shape_view<T>(dst);
-    check_channels(fn, "src", s, "dst", d);
+    check_device_pair(fn, detail::context_of(policy), src, dst);
     check_interpolation(fn, interp, true);
-    check_distinct(fn, "src", src, "dst", dst);
-    const plan<T> work{{resize_job(s, d.width, d.height, resize_sampler(interp))}, d};
+    const auto d = shape_view<T>(dst);
+    const plan<T> work{{resize_job(shape_view<const T>(src), d.width, d.height, resize_sampler(interp))}, d};
     run(detail::vulkan_tag{}, policy, device_plan<T>{work, {&src}, &dst});
   }
 }

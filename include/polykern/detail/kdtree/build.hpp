@@ -126,7 +126,7 @@ void kd_split(tree_data<T, Dim>& t, build_item<T, Dim>* items, std::size_t pos0,
   T lo[Dim], hi[Dim];  // locals, not `box`, which may alias the items
   for (std::size_t d = 0; d < Dim; ++d) lo[d] = hi[d] = items[b].c[d];
   for (std::size_t i = b + 1; i < e; ++i)
-    unroll<Dim>([&](auto d) {
+    static_for<Dim>([&](auto d) {
       lo[d] = std::min(lo[d], items[i].c[d]);
       hi[d] = std::max(hi[d], items[i].c[d]);
     });
@@ -213,7 +213,7 @@ void build_tree(tree_data<T, Dim>& t, points_view<const T, Dim> points, std::siz
     T l[Dim], h[Dim];  // locals, not `part`, which may alias the points
     for (std::size_t d = 0; d < Dim; ++d) l[d] = h[d] = points[b][d];
     for (std::size_t i = b; i < e; ++i)
-      unroll<Dim>([&](auto d) {
+      static_for<Dim>([&](auto d) {
         const T v = points[i][d];
         l[d] = std::min(l[d], v);
         h[d] = std::max(h[d], v);

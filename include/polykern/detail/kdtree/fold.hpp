@@ -23,17 +23,9 @@
 #include <utility>
 
 #include "../simd/unfused.hpp"
+#include "../unroll.hpp"
 
 namespace polykern::detail::kd {
-
-// f(std::integral_constant<std::size_t, i>{}) for i = 0..N-1, written out: loops over the
-// dimensions become straight-line code with the coordinates in registers at -O2 too (-O2
-// does not unroll them, and keeps a small array such as a box in memory).
-template <std::size_t N, class F>
-inline void unroll(F&& f) {
-  [&]<std::size_t... i>(std::index_sequence<i...>) { (f(std::integral_constant<std::size_t, i>{}), ...); }(
-      std::make_index_sequence<N>{});
-}
 
 // Whether the smoothing passes fuse their multiply-adds (the graph's distances never do).
 inline constexpr bool use_fma = simd::has_hardware_fma;
