@@ -33,7 +33,7 @@ echo "Compile cost ($label; $(date -u +%F), $(nproc) cores: $(grep -m1 'model na
 echo
 printf '| what a user compiles |'; for c in "${compilers[@]}"; do printf ' %s |' "$("$c" --version | head -1 | sed 's/ (.*)//')"; done; echo
 printf '|---|'; for _ in "${compilers[@]}"; do printf -- '---:|'; done; echo
-headers=(execution view image border error affine convolve kdtree smooth warp polykern)
+headers=(execution view image border error affine_matrix affine convolve kdtree smooth warp polykern)
 # <polykern/vulkan.hpp> exists only for the polykern::vulkan target (it #errors otherwise).
 [ "${1:-}" = "--vulkan" ] && headers+=(vulkan)
 for h in "${headers[@]}"; do
