@@ -12,34 +12,15 @@ namespace {
 
 using namespace fuzz;
 
-struct points_plan {
-  std::size_t count = 0;
-  std::ptrdiff_t stride = 3;
-  std::size_t offset = 0;
-  bool null = false, unaddressable = false;
-  std::size_t span() const {
-    if (null || unaddressable || count == 0 || stride < 3) return 0;
-    return (count - 1) * static_cast<std::size_t>(stride) + 3;
-  }
-};
+// fuzz_affine's odds: strides 3..6; one in 16 each of a short stride (0..2, either sign),
+// null data, an unaddressable count or stride (PTRDIFF_MAX / 2 + 1).
+constexpr points_odds affine_odds{.extra_stride = 3, .one_in = 16, .short_below_dim = false,
+                                  .huge_stride = std::numeric_limits<std::ptrdiff_t>::max() / 2 + 1,
+                                  .zero_stride = false};
 
-points_plan draw_points(input& in, std::size_t count) {
-  points_plan p;
-  p.count = count;
-  p.stride = static_cast<std::ptrdiff_t>(pick(in, 3, 6));
-  switch (in.ConsumeIntegralInRange(0, 15)) {
-    case 0: p.stride = static_cast<std::ptrdiff_t>(pick(in, 0, 2)) * (in.ConsumeBool() ? 1 : -1); break;
-    case 1: p.null = true; break;
-    case 2: {
-      p.unaddressable = true;
-      if (in.ConsumeBool()) p.count = unaddressable_size(in);
-      else p.count = std::max<std::size_t>(p.count, 2), p.stride = std::numeric_limits<std::ptrdiff_t>::max() / 2 + 1;
-      break;
-    }
-    default: break;
-  }
-  return p;
-}
+// Elements filled (in) or writable (out): none below stride 3, which affine rejects even
+// for one point.
+std::size_t covered(const points_plan& p) { return p.stride >= 3 ? p.span(3) : 0; }
 
 template <class T>
 pk::affine3<T> draw_matrix(input& in) {
@@ -56,19 +37,19 @@ pk::affine3<T> draw_matrix(input& in) {
 template <class T>
 void one_input(input& in) {
   const std::size_t count = pick(in, 0, 40);
-  points_plan src = draw_points(in, count);
-  points_plan dst = draw_points(in, count);
+  points_plan src = draw_points(in, count, 3, affine_odds);
+  points_plan dst = draw_points(in, count, 3, affine_odds);
   if (in.ConsumeIntegralInRange(0, 15) == 0 && !dst.unaddressable) dst.count = pick(in, 0, 40);  // mismatched counts
   // Where out lies: separate, in place, or shifted over in by a few elements.
   const int layout = in.ConsumeIntegralInRange(0, 3);
   src.offset = pick(in, 0, 3);
   if (layout == 1) dst = src;  // in place
   else if (layout == 2) dst.offset = src.offset + pick(in, 0, 4);     // overlap (or same start, other stride)
-  else dst.offset = src.offset + src.span() + pick(in, 0, 3);
-  arena a((std::max(src.offset + src.span(), dst.offset + dst.span()) + 8) * sizeof(T));
+  else dst.offset = src.offset + covered(src) + pick(in, 0, 3);
+  arena a((std::max(src.offset + covered(src), dst.offset + covered(dst)) + 8) * sizeof(T));
   pk::points_view<T, 3> iv{src.null ? nullptr : a.at<T>(src.offset), src.count, src.stride};
   pk::points_view<T, 3> ov{dst.null ? nullptr : a.at<T>(dst.offset), dst.count, dst.stride};
-  for (std::size_t i = 0; i < src.span(); ++i) a.at<T>(src.offset)[i] = static_cast<T>(some_double(in, -100, 100));
+  for (std::size_t i = 0; i < covered(src); ++i) a.at<T>(src.offset)[i] = static_cast<T>(some_double(in, -100, 100));
   if (!dst.null && !dst.unaddressable && dst.stride >= 3)
     for (std::size_t i = 0; i < dst.count; ++i) a.allow(ov[i], 3 * sizeof(T));
 
