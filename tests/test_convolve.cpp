@@ -794,3 +794,35 @@ TEST(ConvolveVulkan, vulkan_ImageLargerThanOneBinding) {
   EXPECT_LE(max_abs_difference(gpu, cpu), 1e-6);
 }
 #endif
+
+// The separable engine's vertical pass keeps a float intermediate of up to sum |ky| times
+// the largest input. With ky = {1, 1, 1} over a constant border of FLT_MAX that was 3 FLT_MAX
+// = inf in the columns outside the image (detail/convolve/separable.hpp, `outside`), so
+// every output reading them was inf, although with kx = 1/8 the true outputs are 5/8 and
+// 3/8 of FLT_MAX, which the direct method gives. The engine now moves sum |ky| into kx.
+TEST(ConvolveSeparable, NoIntermediateOverflowNearFloatMax) {
+  const double big = std::numeric_limits<float>::max();
+  pk::image<float> src(3, 3, 1);
+  for (std::size_t y = 0; y < 3; ++y)
+    for (std::size_t x = 0; x < 3; ++x) src.view().row(y)[x] = 0;
+  const float kx[] = {0.125f, 0.125f, 0.125f}, ky[] = {1, 1, 1};
+  const pk::border_spec border{pk::border::constant, big};
+  const dense_kernel outer{3, 3, std::vector<float>(9, 0.125f)};
+  const std::vector<double> want = brute(src, outer, border);
+  const auto check = [&](const auto& policy, const char* name) {
+    pk::image<float> dst(3, 3, 1);
+    pk::separable_correlate(policy, pk::image_view<const float>(src.view()), std::span<const float>(kx),
+                            std::span<const float>(ky), dst.view(), border);
+    for (std::size_t y = 0; y < 3; ++y)
+      for (std::size_t x = 0; x < 3; ++x) {
+        const double got = dst.view().row(y)[x], expected = want[y * 3 + x];
+        ASSERT_TRUE(std::isfinite(got)) << name << " at " << x << "," << y;
+        EXPECT_LE(std::abs(got - expected), 1e-6 * big) << name << " at " << x << "," << y;
+      }
+  };
+  check(pk::exec::scalar, "scalar");
+  check(pk::exec::simd, "simd");
+#if POLYKERN_HAS_OPENMP
+  check(pk::exec::openmp, "openmp");
+#endif
+}

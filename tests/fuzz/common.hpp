@@ -238,6 +238,58 @@ inline image_plan draw_image(input& in, std::size_t max_side) {
   return p;
 }
 
+// A points view of a call (points_view<T, Dim>: count points, stride elements apart), drawn
+// from the input by fuzz_affine and fuzz_kdtree.
+struct points_plan {
+  std::size_t count = 0;
+  std::ptrdiff_t stride = 3;
+  std::size_t offset = 0;  // in elements from the arena's start
+  bool null = false, unaddressable = false;
+
+  // Elements the view covers inside the arena (0 when the call must not touch it).
+  std::size_t span(std::size_t dim) const {
+    if (null || unaddressable || count == 0) return 0;
+    return stride <= 0 ? dim : (count - 1) * static_cast<std::size_t>(stride) + dim;
+  }
+  // Whether a kernel that takes any stride for at most one point must accept the view.
+  bool valid(std::size_t dim) const {
+    return !unaddressable && (count <= 1 || stride >= static_cast<std::ptrdiff_t>(dim)) && (count == 0 || !null);
+  }
+};
+
+// How a harness draws the hostile points views: each keeps the odds and cases it was
+// written with, so that its committed inputs decode as they did.
+struct points_odds {
+  std::size_t extra_stride = 2;  // valid strides: dim .. dim + extra_stride
+  int one_in = 24;               // each hostile case below is drawn once in one_in
+  bool short_below_dim = true;   // short strides: dim-1 down to dim-5; else 0..2, either sign
+  std::ptrdiff_t huge_stride = std::numeric_limits<std::ptrdiff_t>::max();  // unaddressable
+  bool zero_stride = true;       // also stride 0 (every point the same memory)
+};
+
+inline points_plan draw_points(input& in, std::size_t count, std::size_t dim, const points_odds& odds) {
+  points_plan p;
+  p.count = count;
+  p.stride = static_cast<std::ptrdiff_t>(dim + pick(in, 0, odds.extra_stride));
+  switch (in.ConsumeIntegralInRange(0, odds.one_in - 1)) {
+    case 0:
+      if (odds.short_below_dim) p.stride = static_cast<std::ptrdiff_t>(dim) - 1 - static_cast<std::ptrdiff_t>(pick(in, 0, 4));
+      else p.stride = static_cast<std::ptrdiff_t>(pick(in, 0, 2)) * (in.ConsumeBool() ? 1 : -1);
+      break;
+    case 1: p.null = true; break;
+    case 2:
+      p.unaddressable = true;
+      if (in.ConsumeBool()) p.count = unaddressable_size(in);
+      else p.count = std::max<std::size_t>(p.count, 2), p.stride = odds.huge_stride;
+      break;
+    case 3:
+      if (odds.zero_stride) p.stride = 0;
+      break;
+    default: break;
+  }
+  return p;
+}
+
 template <class P>
 constexpr bool is_vulkan_policy = POLYKERN_HAS_VULKAN && std::remove_cvref_t<P>::name == "vulkan";
 

@@ -22,37 +22,10 @@ namespace {
 
 using namespace fuzz;
 
-struct view_plan {
-  std::size_t count = 0;
-  std::ptrdiff_t stride = 3;
-  std::size_t offset = 0;
-  bool null = false, unaddressable = false;
-  std::size_t span(std::size_t dim) const {  // elements covered inside the arena
-    if (null || unaddressable || count == 0) return 0;
-    return stride <= 0 ? dim : (count - 1) * static_cast<std::size_t>(stride) + dim;
-  }
-  bool valid(std::size_t dim) const {
-    return !unaddressable && (count <= 1 || stride >= static_cast<std::ptrdiff_t>(dim)) && (count == 0 || !null);
-  }
-};
-
-view_plan draw_view(input& in, std::size_t count, std::size_t dim) {
-  view_plan p;
-  p.count = count;
-  p.stride = static_cast<std::ptrdiff_t>(dim + pick(in, 0, 2));
-  switch (in.ConsumeIntegralInRange(0, 23)) {
-    case 0: p.stride = static_cast<std::ptrdiff_t>(dim) - 1 - static_cast<std::ptrdiff_t>(pick(in, 0, 4)); break;
-    case 1: p.null = true; break;
-    case 2:
-      p.unaddressable = true;
-      if (in.ConsumeBool()) p.count = unaddressable_size(in);
-      else p.count = std::max<std::size_t>(p.count, 2), p.stride = std::numeric_limits<std::ptrdiff_t>::max();
-      break;
-    case 3: p.stride = 0; break;  // every point the same memory (valid for count <= 1 only)
-    default: break;
-  }
-  return p;
-}
+// fuzz_kdtree's odds (common.hpp's defaults): strides Dim..Dim+2; one in 24 each of a
+// short stride (Dim-1 down to Dim-5), null data, an unaddressable count or stride
+// (PTRDIFF_MAX), stride 0 (valid for at most one point).
+constexpr points_odds kdtree_odds{};
 
 template <class T, std::size_t Dim>
 T dist2(const T* p, const T* q) {
@@ -127,9 +100,9 @@ void one_input(input& in) {
   const int kernel = in.ConsumeIntegralInRange(0, 3);  // radius_neighbors, knn_neighbors, radius_search, knn_search
   const std::size_t n = in.ConsumeIntegralInRange(0, 7) == 0 ? pick(in, 0, 300) : pick(in, 0, 64);
   const bool grid = in.ConsumeBool();
-  view_plan points = draw_view(in, n, Dim);
+  points_plan points = draw_points(in, n, Dim, kdtree_odds);
   const int query_kind = in.ConsumeIntegralInRange(0, 3);  // 0: the points themselves, 1: overlapping, else own
-  view_plan queries = query_kind == 0 ? points : draw_view(in, pick(in, 0, 24), Dim);
+  points_plan queries = query_kind == 0 ? points : draw_points(in, pick(in, 0, 24), Dim, kdtree_odds);
   std::size_t next = pick(in, 0, 2);
   points.offset = next, next += points.span(Dim) + pick(in, 0, 2);
   if (query_kind == 1) queries.offset = points.offset + pick(in, 0, 5);

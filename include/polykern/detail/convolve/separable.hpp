@@ -12,7 +12,9 @@
 // The intermediate is one block (L rows x padded width) per thread, never a full image.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "../../border.hpp"
@@ -41,8 +43,9 @@ class separable_engine {
       p.ax = p.kw / 2, p.ay = p.kh / 2;
       p.kpad.assign(p.kh + 2 * (L - 1), 0.0f);
       std::copy(t.ky.begin(), t.ky.end(), p.kpad.begin() + (L - 1));
+      balance(p);
       double sum_y = 0;
-      for (float k : t.ky) sum_y += k;
+      for (std::size_t j = 0; j < p.kh; ++j) sum_y += p.kpad[L - 1 + j];
       p.outside = static_cast<float>(static_cast<float>(border_value<In>(border.value)) * sum_y);
       tcol_vectors_ = std::max(tcol_vectors_, elems_l_ + (p.kw - 1) * channels_ + L);
       max_window_ = std::max(max_window_, p.kh + L - 1);
@@ -76,6 +79,25 @@ class separable_engine {
     std::size_t kw = 0, kh = 0, ax = 0, ay = 0;
     float outside = 0;  // the vertical pass over a constant column: value * sum(ky)
   };
+
+  // The vertical pass's result is a float intermediate of up to sum |ky| * max |src or
+  // border value|, which overflows for a sum above 1 near FLT_MAX (ky = {1, 1, 1} over a
+  // constant border of FLT_MAX: 3 FLT_MAX, inf) even where the output, after small kx taps,
+  // is finite and the direct method gives it. kx (x) ky = (kx * c) (x) (ky / c) for any c,
+  // so with c = sum |ky| > 1 the intermediate stays within max |src| and the horizontal
+  // partial sums within sum |kx| sum |ky| max |src|, as before: only an output beyond float
+  // overflows. Every policy runs these same taps, so they still agree bit for bit; the
+  // results move by a rounding of the taps (none when c is a power of two, {1, 2, 1}).
+  // Kept as given when kx * c would overflow (taps of 1e30 in both directions).
+  static void balance(prepared& p) {
+    float* ky = p.kpad.data() + (L - 1);
+    double sum_abs_y = 0, max_abs_x = 0;
+    for (std::size_t j = 0; j < p.kh; ++j) sum_abs_y += std::abs(static_cast<double>(ky[j]));
+    for (float k : p.kx) max_abs_x = std::max(max_abs_x, std::abs(static_cast<double>(k)));
+    if (!(sum_abs_y > 1) || !(max_abs_x * sum_abs_y <= static_cast<double>(std::numeric_limits<float>::max()))) return;
+    for (std::size_t j = 0; j < p.kh; ++j) ky[j] = static_cast<float>(ky[j] / sum_abs_y);
+    for (float& k : p.kx) k = static_cast<float>(k * sum_abs_y);
+  }
 
   // tcol[(ax*C + e) * L + r] = sum_j ky[j] * src(row y0 + r + j - ay, element e).
   POLYKERN_FLATTEN void vertical(const prepared& p, std::size_t y0, std::vector<const In*>& rows, float* tcol) const {
