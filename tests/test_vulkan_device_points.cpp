@@ -10,6 +10,7 @@
 #include <polykern/smooth.hpp>
 #include <polykern/vulkan.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -462,6 +463,61 @@ TEST(VulkanDevicePointsSmooth, vulkan_ChannelsAndRowsChunkedByALoweredLimitEqual
   pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, in, s.options);
   EXPECT_EQ(download(in), want);
   expect_silent(small);
+}
+
+namespace {
+// A graph of n rows with a few rows far longer than the rest (neighbours repeated, which
+// gaussian_smooth allows), so that under a small binding they are cut into pieces.
+pk::neighbor_graph<float> graph_with_long_rows(std::size_t n, const std::vector<std::size_t>& long_rows,
+                                               const std::vector<std::size_t>& lengths, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::uint32_t> index(0, static_cast<std::uint32_t>(n - 1));
+  std::uniform_int_distribution<std::size_t> short_length(0, 6);
+  std::uniform_real_distribution<float> dist2(0.0f, 0.01f);
+  pk::neighbor_graph<float> g;
+  g.offsets.assign(1, 0);
+  for (std::size_t r = 0; r < n; ++r) {
+    std::size_t len = short_length(rng);
+    for (std::size_t k = 0; k < long_rows.size(); ++k)
+      if (long_rows[k] == r) len = lengths[k];
+    for (std::size_t j = 0; j < len; ++j) {
+      g.indices.push_back(j == 0 ? static_cast<std::uint32_t>(r) : index(rng));
+      g.dist2.push_back(j == 0 ? 0.0f : dist2(rng));
+    }
+    g.offsets.push_back(g.indices.size());
+  }
+  return g;
+}
+}  // namespace
+
+TEST(VulkanDevicePointsSmooth, vulkan_ARowLongerThanOneBindingIsCutIntoPiecesAndEqualsTheUncutRow) {
+  const std::size_t n = 300, cols = 3;
+  // A 2 KiB binding holds 512 entries: rows of 513, 700, 1500 and 2600 entries take two to
+  // six pieces, one of them between two long rows in a row, one at the end.
+  const auto g = graph_with_long_rows(n, {10, 11, 12, 150, 299}, {700, 1500, 513, 2600, 1100}, 31);
+  const auto values = random_values<float>(n * cols, 32);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(2 << 10);
+  for (const std::size_t iterations : {std::size_t{1}, std::size_t{3}}) {
+    SCOPED_TRACE(iterations);
+    const pk::smooth_options o{.sigma = 0.05, .iterations = iterations};
+    std::vector<float> want(n * cols), got(n * cols), cpu(n * cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{whole}, g, v, pk::matrix_view<float>(want.data(), n, cols), o);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, v, pk::matrix_view<float>(got.data(), n, cols), o);
+    EXPECT_EQ(got, want);  // the pieces' sums carried over: bitwise the uncut rows
+    pk::gaussian_smooth(pk::exec::scalar, g, v, pk::matrix_view<float>(cpu.data(), n, cols), o);
+    for (std::size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(got[i], cpu[i], 1e-5f * (1 + std::abs(cpu[i]))) << i;
+    // Device matrices, and in place.
+    vk::device_matrix<float> in(small, v), out(small, n, cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, in, out, o);
+    EXPECT_EQ(download(out), want);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, in, in, o);
+    EXPECT_EQ(download(in), want);
+  }
+  expect_silent(small);
+  expect_silent(whole);
 }
 
 TEST(VulkanDevicePointsSmooth, vulkan_MatrixOfAnotherContextOrShapeIsAnInvalidArgument) {

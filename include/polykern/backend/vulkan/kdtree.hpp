@@ -211,11 +211,76 @@ std::shared_ptr<const device_tree<T, Dim>> resident_tree(vulkan::context& ctx, c
 }
 
 // A chunk of the graph on the device: rows [row0, row0 + rows) with relative offsets.
+// A row longer than one binding holds is cut into pieces over consecutive chunks: the
+// chunk's first row may resume a row of the chunk before (resume), its last row go on in
+// the next (more); the smoothing carries the row's sums from piece to piece.
 template <class T>
 struct device_rows {
   std::size_t row0 = 0, rows = 0, entries = 0;
+  bool resume = false, more = false;
   vulkan::buffer offsets, index, dist;  // rows + 1, entries, entries
 };
+
+// Where a chunk of rows lies in the graph: rows [row0, row0 + rows), entries [e0, e1).
+struct row_cut {
+  std::size_t row0 = 0, rows = 0;
+  std::uint64_t e0 = 0, e1 = 0;
+  bool resume = false, more = false;
+  // The chunk's row offsets, relative to e0 (a resumed row starts at 0, a continued one
+  // ends at e1 - e0); `graph_offsets` are the whole graph's.
+  template <class Offsets>
+  std::vector<std::uint32_t> offsets(const Offsets& graph_offsets) const {
+    std::vector<std::uint32_t> o(rows + 1);
+    for (std::size_t i = 0; i <= rows; ++i)
+      o[i] = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(graph_offsets[row0 + i], e0, e1) - e0);
+    return o;
+  }
+};
+
+// Cuts the n rows of a graph (CSR `offsets`, n + 1 of them) into chunks of at most
+// max_entries entries and max_rows rows, in order. Rows stay whole where they fit one
+// chunk; a row longer than max_entries starts in the room the chunk before leaves and
+// goes on over as many chunks as it needs, so every chunk is full but a row's last.
+// `stop_before(r)` ends a chunk before row r without cutting it (graph_builder: rows of
+// one count chunk only).
+template <class Offsets, class StopBefore>
+std::vector<row_cut> cut_rows(const Offsets& offsets, std::size_t n, std::uint64_t max_entries, std::uint64_t max_rows,
+                              const StopBefore& stop_before) {
+  std::vector<row_cut> out;
+  max_entries = std::max<std::uint64_t>(max_entries, 1);
+  max_rows = std::max<std::uint64_t>(max_rows, 1);
+  std::size_t r0 = 0;
+  std::uint64_t e0 = n ? offsets[0] : 0;
+  while (r0 < n) {
+    row_cut c;
+    c.row0 = r0;
+    c.e0 = e0;
+    c.resume = e0 > offsets[r0];
+    std::size_t r1 = r0;
+    while (r1 < n && r1 - r0 < max_rows && (r1 == r0 || !stop_before(r1)) && offsets[r1 + 1] - e0 <= max_entries) ++r1;
+    c.e1 = r1 > r0 ? offsets[r1] : e0;
+    // Row r1 fits no chunk of its own (or is the rest of a resumed row that does not fit
+    // here): its next piece fills the room this chunk has left.
+    if (r1 < n && r1 - r0 < max_rows && (r1 == r0 || !stop_before(r1))) {
+      const std::uint64_t start = std::max<std::uint64_t>(e0, offsets[r1]);
+      if (offsets[r1 + 1] - start > max_entries && e0 + max_entries > start) {
+        c.e1 = e0 + max_entries;
+        c.more = true;
+        ++r1;
+      }
+    }
+    c.rows = r1 - r0;
+    out.push_back(c);
+    if (c.more) {
+      r0 = r1 - 1;
+      e0 = c.e1;
+    } else {
+      r0 = r1;
+      e0 = r1 < n ? offsets[r1] : e0;
+    }
+  }
+  return out;
+}
 
 // Where a call's queries are: a host view (uploaded once per chunk, in the tree's order)
 // or a device buffer of packed points (bound in place, in their own order).

@@ -15,6 +15,7 @@
 #if POLYKERN_HAS_VULKAN
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "../../detail/executor.hpp"
@@ -33,21 +34,52 @@ using kd::gpu::grid_for;
 using kd::gpu::local_size;
 
 template <class T>
-struct weights_push {
-  std::uint32_t rows, row0, pad0, pad1;
+struct weights_push {  // matches Push in smooth_weights_body.glsl
+  std::uint32_t rows, row0, flags, slot1;
   T a;
 };
-struct pass_push {
-  std::uint32_t rows, row0, cols, pad0;
+struct pass_push {  // matches Push in smooth_pass_body.glsl
+  std::uint32_t rows, row0, cols, flags;
+};
+inline constexpr std::uint32_t piece_resume = 1, piece_more = 2, piece_finish = 4;
+
+template <class T>
+std::uint32_t piece_flags(const device_rows<T>& d) {
+  return (d.resume ? piece_resume : 0u) | (d.more ? piece_more : 0u);
+}
+
+// The running sums of the rows cut into pieces (smooth_weights_body.glsl): one slot of
+// two T per split row, a slot a binding alignment apart, each chunk binding the window
+// of its (at most two, consecutive) slots.
+template <class T>
+struct carry_slots {
+  std::uint64_t stride = 2 * sizeof(T);
+  std::vector<std::size_t> first;  // per chunk: the slot of its first split row
+  vulkan::buffer buffer;
+  carry_slots(vulkan::context& ctx, const std::vector<device_rows<T>>& rows) {
+    stride = std::lcm<std::uint64_t>(std::max<std::uint64_t>(1, ctx.info().min_storage_buffer_offset_alignment), stride);
+    std::size_t used = 0, current = 0;  // slots taken; the slot of the row in progress
+    first.resize(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const auto& d = rows[k];
+      if (d.more && !(d.resume && d.rows == 1)) current = used++;  // a new row is cut here
+      first[k] = d.resume && d.more && d.rows > 1 ? current - 1 : current;
+    }
+    buffer = vulkan::buffer(ctx, (used + 2) * stride);  // a window reaches into the slot after its first
+  }
+  std::uint32_t slot1() const { return static_cast<std::uint32_t>(stride / sizeof(T)); }
+  vulkan::binding window(std::size_t chunk) const {
+    return vulkan::binding(buffer, first[chunk] * stride, stride + 2 * sizeof(T));
+  }
 };
 
 template <class T>
 const vulkan::pipeline& weights_pipeline(vulkan::context& ctx) {
   const std::uint32_t spec[] = {local_size};
   if constexpr (sizeof(T) == 4)
-    return ctx.get_pipeline({"smooth.weights_f32", vulkan::shaders::smooth_weights_f32, 4, sizeof(weights_push<T>), spec});
+    return ctx.get_pipeline({"smooth.weights_f32", vulkan::shaders::smooth_weights_f32, 5, sizeof(weights_push<T>), spec});
   else
-    return ctx.get_pipeline({"smooth.weights_f64", vulkan::shaders::smooth_weights_f64, 4, sizeof(weights_push<T>), spec});
+    return ctx.get_pipeline({"smooth.weights_f64", vulkan::shaders::smooth_weights_f64, 5, sizeof(weights_push<T>), spec});
 }
 template <class T>
 const vulkan::pipeline& pass_pipeline(vulkan::context& ctx) {
@@ -73,13 +105,29 @@ void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& r
   const std::size_t group = std::min<std::size_t>(cols, limit / (n * sizeof(T)));
   vulkan::commands cmd(ctx);
   std::vector<vulkan::buffer> keep;
-  for (const auto& d : rows) {
+  const carry_slots<T> carry(ctx, rows);
+  // Weights: a chunk that resumes a row waits for the chunk before (its running sum);
+  // then the pieces before each split row's last are normalised with the row's total.
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& d = rows[k];
     keep.emplace_back(ctx, std::max<std::size_t>(d.rows, 1) * 4);
-    const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0), 0, 0, a};
+    if (d.resume) cmd.barrier();
+    const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0), piece_flags(d), carry.slot1(), a};
     const auto g = grid_for(ctx, d.rows);
-    cmd.dispatch(weights_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep.back()}, push, g.x, g.y);
+    cmd.dispatch(weights_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep.back(), carry.window(k)}, push, g.x, g.y);
   }
   cmd.barrier();
+  bool finished = false;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& d = rows[k];
+    if (!d.more) continue;
+    const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0),
+                               piece_flags(d) | piece_finish, carry.slot1(), a};
+    const auto g = grid_for(ctx, d.rows);
+    cmd.dispatch(weights_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep[k], carry.window(k)}, push, g.x, g.y);
+    finished = true;
+  }
+  if (finished) cmd.barrier();
   vulkan::buffer buf[2] = {vulkan::buffer(ctx, n * group * sizeof(T)), vulkan::buffer(ctx, n * group * sizeof(T))};
   for (std::size_t c0 = 0; c0 < cols; c0 += group) {
     const std::size_t cg = std::min(group, cols - c0);
@@ -89,8 +137,9 @@ void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& r
     for (std::size_t it = 0; it < iterations; ++it) {
       for (std::size_t k = 0; k < rows.size(); ++k) {
         const auto& d = rows[k];
+        if (d.resume) cmd.barrier();  // it goes on from the partial sums of the chunk before
         const pass_push push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0),
-                             static_cast<std::uint32_t>(cg), 0};
+                             static_cast<std::uint32_t>(cg), d.resume ? piece_resume : 0u};
         const auto g = grid_for(ctx, d.rows * cg);
         cmd.dispatch(pass_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep[k], buf[cur], buf[1 - cur]}, push, g.x,
                      g.y);
@@ -142,36 +191,29 @@ void copy_channels(vulkan::commands& cmd, const vulkan::buffer& matrix, const vu
   }
 }
 
-// A host graph's rows uploaded in chunks that fit one binding each.
+// A host graph's rows uploaded in chunks that fit one binding each (cut_rows: a row
+// longer than that is cut into pieces over consecutive chunks).
 template <class T>
 std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_graph<T>& g) {
   std::vector<device_rows<T>> out;
-  const std::size_t n = g.rows();
   const std::uint64_t limit = ctx.max_binding_bytes();
   const std::uint64_t max_entries = limit / std::max<std::size_t>(sizeof(T), 4), max_rows = limit / 4 - 1;
   vulkan::commands cmd(ctx);
-  std::vector<std::uint32_t> offsets;
-  std::size_t r0 = 0;
-  while (r0 < n) {
-    std::size_t r1 = r0;
-    while (r1 < n && r1 - r0 < max_rows && g.offsets[r1 + 1] - g.offsets[r0] <= max_entries) ++r1;
-    if (r1 == r0)
-      throw vulkan_error("gaussian_smooth", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                         concat("row ", r0, " has more neighbours than one binding holds"));
+  for (const kd::gpu::row_cut& c : kd::gpu::cut_rows(g.offsets, g.rows(), max_entries, max_rows, [](std::size_t) { return false; })) {
     device_rows<T>& d = out.emplace_back();
-    d.row0 = r0;
-    d.rows = r1 - r0;
-    d.entries = g.offsets[r1] - g.offsets[r0];
-    offsets.resize(d.rows + 1);
-    for (std::size_t i = 0; i <= d.rows; ++i) offsets[i] = static_cast<std::uint32_t>(g.offsets[r0 + i] - g.offsets[r0]);
+    d.row0 = c.row0;
+    d.rows = c.rows;
+    d.entries = c.e1 - c.e0;
+    d.resume = c.resume;
+    d.more = c.more;
+    const std::vector<std::uint32_t> offsets = c.offsets(g.offsets);
     d.offsets = vulkan::buffer(ctx, offsets.size() * 4);
-    d.index = vulkan::buffer(ctx, d.entries * 4);
-    d.dist = vulkan::buffer(ctx, d.entries * sizeof(T));
+    d.index = vulkan::buffer(ctx, std::max<std::size_t>(d.entries, 1) * 4);
+    d.dist = vulkan::buffer(ctx, std::max<std::size_t>(d.entries, 1) * sizeof(T));
     cmd.upload(d.offsets, offsets.data(), offsets.size() * 4);
-    cmd.upload(d.index, g.indices.data() + g.offsets[r0], d.entries * 4);
-    cmd.upload(d.dist, g.dist2.data() + g.offsets[r0], d.entries * sizeof(T));
-    cmd.submit();  // the offsets staging vector is reused
-    r0 = r1;
+    cmd.upload(d.index, g.indices.data() + c.e0, d.entries * 4);
+    cmd.upload(d.dist, g.dist2.data() + c.e0, d.entries * sizeof(T));
+    cmd.submit();  // one chunk's staging at a time
   }
   return out;
 }

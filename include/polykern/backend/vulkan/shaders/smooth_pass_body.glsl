@@ -1,7 +1,10 @@
 // One Jacobi pass of the Gaussian smoothing over a chunk of graph rows (included by
 // smooth_pass_f32.comp / smooth_pass_f64.comp, which define T). One invocation per
 // (row, channel): out = fold over the row, in order, of fmadd(w_j, in_j, .), exactly the
-// CPU's sequence (USE_FMA says whether the CPU fuses), under `precise`.
+// CPU's sequence (USE_FMA says whether the CPU fuses), under `precise`. A row cut into
+// pieces over consecutive chunks (smooth_weights_body.glsl) goes on from the piece
+// before: a chunk whose row 0 resumes a row (RESUME) starts its fold from the partial
+// sum the previous chunk's dispatch left in vout, so the fold is the uncut row's.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool USE_FMA = true;
 
@@ -16,8 +19,10 @@ layout(push_constant) uniform Push {
   uint rows;
   uint row0;
   uint cols;
-  uint pad0;
+  uint flags;  // RESUME
 } pc;
+
+const uint RESUME = 1u;
 
 T fmadd(T a, T b, T c) {
   precise T r;
@@ -36,6 +41,7 @@ void main() {
     return;
   }
   precise T acc = T(0);
+  if (i == 0u && (pc.flags & RESUME) != 0u) acc = vout[r * pc.cols + c];
   for (uint j = rows[i]; j < rows[i + 1]; ++j) acc = fmadd(w[j], vin[index[j] * pc.cols + c], acc);
   vout[r * pc.cols + c] = acc;
 }
