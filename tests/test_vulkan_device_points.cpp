@@ -394,6 +394,39 @@ TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsOnACutTreeEqualsTheUncutTre
   expect_silent(small);
 }
 
+TEST(VulkanDevicePointsKdtree, vulkan_ARowLongerThanOneBindingIsFilledInPiecesAndEqualsTheCpuRow) {
+  // 700 of 3000 points at one place: a query there has 700+ neighbours, and a 2 KiB
+  // binding holds 512 entries, so its row is filled in pieces (each taking the hits after
+  // the last of the piece before), on a tree cut into parts as well.
+  const std::size_t n = 3000, nq = 400;
+  auto p = random_values<float>(3 * n, 41, 0, 1);
+  for (std::size_t i = 0; i < 700; ++i)
+    for (std::size_t d = 0; d < 3; ++d) p[(5 + 4 * i) * 3 + d] = 0.25f;
+  auto qv = random_values<float>(3 * nq, 42, 0, 1);
+  for (std::size_t i = 0; i < nq; i += 9)
+    for (std::size_t d = 0; d < 3; ++d) qv[i * 3 + d] = i % 2 ? 0.25f : 0.26f;
+  const pk::points_view<const float> pts(p.data(), n), q(qv.data(), nq), few(qv.data(), 40);
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(2 << 10);
+  const pk::exec::vulkan_policy policy{small};
+  const vk::device_points<float> dq(small, q);
+  for (const std::size_t leaf : {std::size_t{16}, std::size_t{3}}) {
+    SCOPED_TRACE(::testing::Message() << "leaf_size " << leaf);
+    const pk::kdtree<float> tree(pk::exec::scalar, pts, leaf);
+    EXPECT_GE(parts_on(small, tree), 3u);
+    for (const std::size_t keep : {std::size_t{0}, std::size_t{600}, std::size_t{1500}}) {
+      SCOPED_TRACE(::testing::Message() << "keep " << keep);
+      const auto want = pk::radius_neighbors(pk::exec::openmp, tree, q, 0.05f, keep);
+      EXPECT_GT(want.offsets[10] - want.offsets[9], 512u);  // query 9 is in the crowd
+      EXPECT_EQ(pk::radius_neighbors(policy, tree, q, 0.05f, keep), want);
+      EXPECT_EQ(pk::radius_neighbors(policy, tree, dq, 0.05f, keep), want);
+    }
+    // knn with k beyond one binding: every row in pieces.
+    EXPECT_EQ(pk::knn_neighbors(policy, tree, few, 1100), pk::knn_neighbors(pk::exec::openmp, tree, few, 1100));
+  }
+  expect_silent(small);
+}
+
 TEST(VulkanDevicePointsKdtree, vulkan_QueriesOfAnotherContextAreAnInvalidArgument) {
   vk::context other(env_options());
   const cloud c(500, 50, 10);

@@ -95,7 +95,11 @@ struct radius_push {  // matches Push in radius_body.glsl
   std::uint32_t query_base;      // element of the bound queries where this chunk's query 0 starts
   std::uint32_t identity_order;  // 1: invocation i is query i (the Order binding is not read)
   std::uint32_t part;            // part_resume | part_last (an uncut tree: part_last)
+  std::uint32_t slot0;           // the part's first slot in the whole tree
+  std::uint32_t after;           // 1: query 0 resumes a row cut into pieces (piece_after)
+  std::uint32_t after_slot, after_index;
   T r2;
+  T after_dist;
 };
 inline constexpr std::uint32_t part_resume = 1, part_last = 2;
 enum mode : std::uint32_t { count = 0, fill_position = 1, fill_distance = 2, fill_knn = 3 };
@@ -122,7 +126,7 @@ inline std::uint64_t part_bytes(vulkan::context& ctx) { return chunk_bytes(ctx);
 // followed by the links (rebased to the part's first node and leaf).
 struct tree_part {
   vulkan::buffer coords, boxes, tree_u;
-  std::uint32_t slots = 0, nodes = 0;
+  std::uint32_t slots = 0, nodes = 0, slot0 = 0;  // slot0: its first slot in the whole tree
 };
 
 // A subtree of the tree: `leaves` leaves from `first_leaf` under `node`. In the tree's
@@ -174,6 +178,7 @@ struct device_tree {
       const std::size_t slot0 = s.first_leaf * t.leaf_stride;
       p.slots = static_cast<std::uint32_t>(slots);
       p.nodes = static_cast<std::uint32_t>(nodes);
+      p.slot0 = static_cast<std::uint32_t>(slot0);
       p.coords = vulkan::buffer(ctx, Dim * slots * sizeof(T));
       p.boxes = vulkan::buffer(ctx, nodes * 2 * Dim * sizeof(T));
       p.tree_u = vulkan::buffer(ctx, (slots + 2 * nodes) * sizeof(std::uint32_t));
@@ -217,6 +222,7 @@ std::shared_ptr<const device_tree<T, Dim>> resident_tree(vulkan::context& ctx, c
 template <class T>
 struct device_rows {
   std::size_t row0 = 0, rows = 0, entries = 0;
+  std::uint64_t first_entry = 0;  // where its entries start in the whole graph
   bool resume = false, more = false;
   vulkan::buffer offsets, index, dist;  // rows + 1, entries, entries
 };
@@ -338,49 +344,54 @@ class graph_builder {
     return lengths;
   }
 
-  // Fills the rows (of the given lengths) on the device, in chunks that fit one binding.
-  // `on_chunk(cmd, chunk)` runs once a chunk is recorded, so the caller can record its
-  // download. keep_on_device: every chunk stays on the device and is returned (one
-  // submission at the end); otherwise each chunk is submitted and dropped in turn.
+  // Fills the rows (of the given lengths) on the device, in chunks that fit one binding
+  // (cut_rows, within one count chunk each; a row longer than that in pieces over
+  // consecutive chunks, each piece taking the hits after the last of the piece before,
+  // whose key comes back to the host first). `on_chunk(cmd, chunk)` runs once a chunk is
+  // recorded, so the caller can record its download. keep_on_device: every chunk stays on
+  // the device and is returned (one submission at the end, and one per cut row);
+  // otherwise each chunk is submitted and dropped in turn.
   template <class OnChunk>
   std::vector<device_rows<T>> fill(const std::vector<std::uint64_t>& lengths, mode m, T r2, bool keep_on_device,
                                    const OnChunk& on_chunk) {
     std::vector<device_rows<T>> out;
     if (nq_ == 0) return out;
     const std::uint64_t max_entries = chunk_bytes(ctx_) / std::max<std::size_t>(sizeof(T), 4);
+    std::vector<std::uint64_t> graph_offsets(nq_ + 1, 0);
+    for (std::size_t q = 0; q < nq_; ++q) graph_offsets[q + 1] = graph_offsets[q] + lengths[q];
+    const auto cuts = cut_rows(graph_offsets, nq_, max_entries, max_rows_,
+                               [this](std::size_t r) { return r % max_rows_ == 0; });
     vulkan::commands cmd(ctx_);
     std::vector<vulkan::buffer> keep_alive;  // orders of chunks not yet submitted
-    std::size_t r0 = 0;
-    while (r0 < nq_) {
-      // The longest run of rows from r0 that fits (and stays within one count chunk).
-      const std::size_t end = std::min<std::size_t>(nq_, (r0 / max_rows_ + 1) * max_rows_);
-      std::uint64_t entries = 0;
-      std::size_t r1 = r0;
-      while (r1 < end && entries + lengths[r1] <= max_entries) entries += lengths[r1++];
-      if (r1 == r0)
-        throw vulkan_error("polykern::smooth", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                           concat("row ", r0, " has ", lengths[r0], " neighbours, more than one binding holds"));
+    piece_key last{};                          // the last entry of the piece before
+    for (const row_cut& c : cuts) {
       device_rows<T>& d = out.emplace_back();
-      d.row0 = r0;
-      d.rows = r1 - r0;
-      d.entries = entries;
-      std::vector<std::uint32_t> offsets(d.rows + 1, 0);
-      for (std::size_t i = 0; i < d.rows; ++i) offsets[i + 1] = offsets[i] + static_cast<std::uint32_t>(lengths[r0 + i]);
+      d.row0 = c.row0;
+      d.rows = c.rows;
+      d.entries = c.e1 - c.e0;
+      d.first_entry = c.e0;
+      d.resume = c.resume;
+      d.more = c.more;
+      const std::vector<std::uint32_t> offsets = c.offsets(graph_offsets);
       d.offsets = vulkan::buffer(ctx_, (d.rows + 1) * 4);
-      d.index = vulkan::buffer(ctx_, entries * 4);
-      d.dist = vulkan::buffer(ctx_, entries * sizeof(T));
+      d.index = vulkan::buffer(ctx_, std::max<std::uint64_t>(d.entries, 1) * 4);
+      d.dist = vulkan::buffer(ctx_, std::max<std::uint64_t>(d.entries, 1) * sizeof(T));
       upload_vector(cmd, d.offsets, offsets);
       vulkan::buffer o;
-      const vulkan::buffer& order = order_buffer(cmd, o, r0 / max_rows_, r0, d.rows, d.offsets);
-      dispatch(cmd, r0, d.rows, order, d.offsets, d.index, d.dist, m, r2);
+      const vulkan::buffer& order = order_buffer(cmd, o, c.row0 / max_rows_, c.row0, d.rows, d.offsets);
+      dispatch(cmd, c.row0, d.rows, order, d.offsets, d.index, d.dist, m, r2, c.resume ? &last : nullptr);
       on_chunk(cmd, d);
+      if (c.more) {  // the next chunk resumes this row after its last entry here
+        cmd.download(d.index, &last.index, 4, (d.entries - 1) * 4);
+        cmd.download(d.dist, &last.dist, sizeof(T), (d.entries - 1) * sizeof(T));
+      }
       if (keep_on_device) {
         keep_alive.push_back(std::move(o));
+        if (c.more) cmd.submit();
       } else {
         cmd.submit();
         out.pop_back();
       }
-      r0 = r1;
     }
     if (keep_on_device) cmd.submit();
     return out;
@@ -424,9 +435,28 @@ class graph_builder {
     return {vulkan::binding(b), static_cast<std::uint32_t>((r0 - base) * Dim)};
   }
 
-  // Queries rows [r0, r0 + invocations) against every part of the tree in turn.
+  // The last entry of a piece of a row (its caller index and dist2).
+  struct piece_key {
+    std::uint32_t index = 0;
+    T dist = T(0);
+  };
+
+  // The slot in the tree of caller point `orig` (built on first use: only rows cut into
+  // pieces in tree order need it).
+  std::uint32_t slot_of(std::uint32_t orig) {
+    if (slot_of_.empty()) {
+      slot_of_.assign(t_.n, 0);
+      for (std::size_t slot = 0; slot < t_.perm.size(); ++slot)
+        if (t_.perm[slot] != UINT32_MAX) slot_of_[t_.perm[slot]] = static_cast<std::uint32_t>(slot);
+    }
+    return slot_of_[orig];
+  }
+
+  // Queries rows [r0, r0 + invocations) against every part of the tree in turn; `after`:
+  // row r0 is a resumed piece, taking only the hits after that key.
   void dispatch(vulkan::commands& cmd, std::size_t r0, std::size_t invocations, const vulkan::buffer& o,
-                const vulkan::buffer& rows, const vulkan::buffer& index, const vulkan::buffer& dist, mode m, T r2) {
+                const vulkan::buffer& rows, const vulkan::buffer& index, const vulkan::buffer& dist, mode m, T r2,
+                const piece_key* after = nullptr) {
     const auto& pipe = radius_pipeline<T>(ctx_, Dim);
     const auto [q, query_base] = query_binding(cmd, r0, invocations);
     radius_push<T> push{};
@@ -436,12 +466,19 @@ class graph_builder {
     push.query_base = query_base;
     push.identity_order = order_.empty() ? 1u : 0u;
     push.r2 = r2;
+    if (after) {
+      push.after = 1;
+      push.after_index = after->index;
+      push.after_dist = after->dist;
+      if (m == mode::fill_position) push.after_slot = slot_of(after->index);
+    }
     const grid g = grid_for(ctx_, invocations);
     const std::size_t parts = tree_->parts.size();
     for (std::size_t i = 0; i < parts; ++i) {
       const tree_part& part = tree_->parts[i];
       push.slots = part.slots;
       push.nodes = part.nodes;
+      push.slot0 = part.slot0;
       push.part = (i > 0 ? part_resume : 0u) | (i + 1 == parts ? part_last : 0u);
       cmd.barrier();
       cmd.dispatch(pipe, {part.coords, part.boxes, part.tree_u, q, o, rows, index, dist}, push, g.x, g.y);
@@ -458,6 +495,7 @@ class graph_builder {
   std::vector<std::vector<std::uint32_t>> order_;  // per count chunk: queries relative to its first row
   std::vector<vulkan::buffer> query_buffers_;       // per count chunk (host queries)
   std::shared_ptr<const device_tree<T, Dim>> tree_;
+  std::vector<std::uint32_t> slot_of_;  // caller index -> slot (slot_of)
 };
 
 // Downloads the chunks' rows into a host graph.
@@ -465,7 +503,7 @@ template <class T>
 struct graph_download {
   neighbor_graph<T>& g;
   void operator()(vulkan::commands& cmd, const device_rows<T>& d) const {
-    const std::size_t at = g.offsets[d.row0];
+    const std::size_t at = d.first_entry;
     cmd.download(d.index, g.indices.data() + at, d.entries * 4);
     cmd.download(d.dist, g.dist2.data() + at, d.entries * sizeof(T));
   }

@@ -204,6 +204,7 @@ std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_gr
     d.row0 = c.row0;
     d.rows = c.rows;
     d.entries = c.e1 - c.e0;
+    d.first_entry = c.e0;
     d.resume = c.resume;
     d.more = c.more;
     const std::vector<std::uint32_t> offsets = c.offsets(g.offsets);
