@@ -553,6 +553,65 @@ TEST(VulkanDevicePointsSmooth, vulkan_ARowLongerThanOneBindingIsCutIntoPiecesAnd
   expect_silent(whole);
 }
 
+TEST(VulkanDevicePointsSmooth, vulkan_AChannelLargerThanOneBindingIsGatheredAndEqualsUnchunked) {
+  // One channel of 2000 rows is 8 KB; a 4 KiB binding holds half of it, so each chunk's
+  // values are gathered from blocks of rows and its output bound as a window.
+  const smooth_case s;
+  vk::context& ctx = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(4 << 10);
+  for (const std::size_t iterations : {std::size_t{1}, std::size_t{3}}) {
+    SCOPED_TRACE(iterations);
+    pk::smooth_options o = s.options;
+    o.iterations = iterations;
+    const auto want = s.host(ctx, o);
+    EXPECT_EQ(s.host(small, o), want);
+    vk::device_matrix<float> in(small, s.v()), out(small, s.c.n, s.cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, out, o);
+    EXPECT_EQ(download(out), want);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, in, o);
+    EXPECT_EQ(download(in), want);
+  }
+  // With rows longer than a binding too (n = 300: a channel is 1200 bytes of 1 KiB).
+  const std::size_t n = 300, cols = 2;
+  const auto g = graph_with_long_rows(n, {0, 7, 299}, {400, 900, 300}, 33);
+  const auto values = random_values<float>(n * cols, 34);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context tiny(env_options());
+  tiny.limit_binding_bytes_for_testing(1 << 10);
+  std::vector<float> want(n * cols), got(n * cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, g, v, pk::matrix_view<float>(want.data(), n, cols), s.options);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{tiny}, g, v, pk::matrix_view<float>(got.data(), n, cols), s.options);
+  EXPECT_EQ(got, want);
+  expect_silent(small);
+  expect_silent(tiny);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsWithRowsAndChannelsLargerThanOneBindingEqualsUncut) {
+  // 300 of 2000 points at one place: their rows (300+ entries) and one channel (8 KB) are
+  // larger than a 2 KiB binding (which holds chunks of 254 entries and rows here), and
+  // the tree is cut into parts.
+  const std::size_t n = 2000, cols = 2;
+  auto p = random_values<float>(3 * n, 35, 0, 1);
+  for (std::size_t i = 0; i < 300; ++i)
+    for (std::size_t d = 0; d < 3; ++d) p[(3 * i + 1) * 3 + d] = 0.5f;
+  const auto values = random_values<float>(n * cols, 36);
+  const pk::points_view<const float> pts(p.data(), n);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(2 << 10);
+  const pk::smooth_options o{.sigma = 0.04, .iterations = 2};
+  for (const std::size_t keep : {std::size_t{0}, std::size_t{280}}) {
+    SCOPED_TRACE(keep);
+    std::vector<float> want(n * cols), got(n * cols);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
+    EXPECT_EQ(got, want);
+  }
+  expect_silent(small);
+}
+
 TEST(VulkanDevicePointsSmooth, vulkan_MatrixOfAnotherContextOrShapeIsAnInvalidArgument) {
   vk::context other(env_options());
   vk::context& ctx = vk::default_context();

@@ -60,14 +60,6 @@ void require_type(vulkan::context& ctx) {
                          "double needs shaderFloat64, which this device lacks");
 }
 
-// Throws vulkan_error when `bytes` do not fit one binding (with_fallback then reruns on the CPU).
-inline void require_binding(vulkan::context& ctx, std::uint64_t bytes, const char* what) {
-  if (bytes > ctx.max_binding_bytes())
-    throw vulkan_error("polykern::smooth", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                       concat(what, " needs ", bytes, " bytes in one binding; the device allows ",
-                              ctx.max_binding_bytes()));
-}
-
 // Bytes one chunk of per-call work (queries, rows) may bind: one binding, and at most an
 // eighth of the memory the device has left (never below 1 MiB, or the binding if smaller).
 inline std::uint64_t chunk_bytes(vulkan::context& ctx) {
@@ -350,16 +342,18 @@ class graph_builder {
   // whose key comes back to the host first). `on_chunk(cmd, chunk)` runs once a chunk is
   // recorded, so the caller can record its download. keep_on_device: every chunk stays on
   // the device and is returned (one submission at the end, and one per cut row);
-  // otherwise each chunk is submitted and dropped in turn.
+  // otherwise each chunk is submitted and dropped in turn. cap (0: none): at most that many
+  // entries and rows a chunk (the smoothing of values larger than one binding).
   template <class OnChunk>
   std::vector<device_rows<T>> fill(const std::vector<std::uint64_t>& lengths, mode m, T r2, bool keep_on_device,
-                                   const OnChunk& on_chunk) {
+                                   const OnChunk& on_chunk, std::uint64_t cap = 0) {
     std::vector<device_rows<T>> out;
     if (nq_ == 0) return out;
-    const std::uint64_t max_entries = chunk_bytes(ctx_) / std::max<std::size_t>(sizeof(T), 4);
+    std::uint64_t max_entries = chunk_bytes(ctx_) / std::max<std::size_t>(sizeof(T), 4), max_rows = max_rows_;
+    if (cap) max_entries = std::min(max_entries, cap), max_rows = std::min(max_rows, cap);
     std::vector<std::uint64_t> graph_offsets(nq_ + 1, 0);
     for (std::size_t q = 0; q < nq_; ++q) graph_offsets[q + 1] = graph_offsets[q] + lengths[q];
-    const auto cuts = cut_rows(graph_offsets, nq_, max_entries, max_rows_,
+    const auto cuts = cut_rows(graph_offsets, nq_, max_entries, max_rows,
                                [this](std::size_t r) { return r % max_rows_ == 0; });
     vulkan::commands cmd(ctx_);
     std::vector<vulkan::buffer> keep_alive;  // orders of chunks not yet submitted

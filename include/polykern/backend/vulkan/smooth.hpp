@@ -16,11 +16,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "../../detail/executor.hpp"
 #include "../../detail/smooth/plans.hpp"
 #include "kdtree.hpp"
+#include "shaders/smooth_gather_f32.spv.hpp"
+#include "shaders/smooth_gather_f64.spv.hpp"
 #include "shaders/smooth_pass_f32.spv.hpp"
 #include "shaders/smooth_pass_f64.spv.hpp"
 #include "shaders/smooth_weights_f32.spv.hpp"
@@ -39,7 +42,10 @@ struct weights_push {  // matches Push in smooth_weights_body.glsl
   T a;
 };
 struct pass_push {  // matches Push in smooth_pass_body.glsl
-  std::uint32_t rows, row0, cols, flags;
+  std::uint32_t rows, row0, cols, flags, out_base, entries, pad0, pad1;
+};
+struct gather_push {  // matches Push in smooth_gather_body.glsl
+  std::uint32_t entries, rows, row0, cols, first, last, base, pad0;
 };
 inline constexpr std::uint32_t piece_resume = 1, piece_more = 2, piece_finish = 4;
 
@@ -82,12 +88,49 @@ const vulkan::pipeline& weights_pipeline(vulkan::context& ctx) {
     return ctx.get_pipeline({"smooth.weights_f64", vulkan::shaders::smooth_weights_f64, 5, sizeof(weights_push<T>), spec});
 }
 template <class T>
-const vulkan::pipeline& pass_pipeline(vulkan::context& ctx) {
-  const std::uint32_t spec[] = {local_size, kd::use_fma ? 1u : 0u};
+const vulkan::pipeline& pass_pipeline(vulkan::context& ctx, bool gathered) {
+  const std::uint32_t spec[] = {local_size, kd::use_fma ? 1u : 0u, gathered ? 1u : 0u};
   if constexpr (sizeof(T) == 4)
     return ctx.get_pipeline({"smooth.pass_f32", vulkan::shaders::smooth_pass_f32, 6, sizeof(pass_push), spec});
   else
     return ctx.get_pipeline({"smooth.pass_f64", vulkan::shaders::smooth_pass_f64, 6, sizeof(pass_push), spec});
+}
+template <class T>
+const vulkan::pipeline& gather_pipeline(vulkan::context& ctx) {
+  const std::uint32_t spec[] = {local_size};
+  if constexpr (sizeof(T) == 4)
+    return ctx.get_pipeline({"smooth.gather_f32", vulkan::shaders::smooth_gather_f32, 3, sizeof(gather_push), spec});
+  else
+    return ctx.get_pipeline({"smooth.gather_f64", vulkan::shaders::smooth_gather_f64, 3, sizeof(gather_push), spec});
+}
+
+// Values whose one channel (all n rows) is larger than one binding cannot be bound
+// whole: each chunk's values are gathered from blocks of rows (smooth_gather_body.glsl)
+// and its output bound as a window. Then a chunk's entries plus rows must fit one binding
+// with an alignment to spare: graph_rows_cap() is what cut_rows allows of each (0: the
+// usual limits).
+inline std::uint64_t offset_alignment(vulkan::context& ctx, std::size_t element) {
+  return std::lcm<std::uint64_t>(std::max<std::uint64_t>(1, ctx.info().min_storage_buffer_offset_alignment), element);
+}
+template <class T>
+bool channel_exceeds_binding(vulkan::context& ctx, std::size_t n) {
+  return std::uint64_t{n} * sizeof(T) > ctx.max_binding_bytes();
+}
+template <class T>
+std::uint64_t graph_rows_cap(vulkan::context& ctx, std::size_t n) {
+  if (!channel_exceeds_binding<T>(ctx, n)) return 0;
+  const std::uint64_t binding = ctx.max_binding_bytes(), align = offset_alignment(ctx, sizeof(T));
+  return std::max<std::uint64_t>(1, (binding > align ? binding - align : 0) / (2 * sizeof(T)));
+}
+// The binding of rows [first, first + rows) of an n x cols buffer (cols channels a row)
+// from an aligned offset, and the element where row `first` starts in it.
+template <class T>
+std::pair<vulkan::binding, std::uint32_t> row_window(vulkan::context& ctx, const vulkan::buffer& b, std::size_t first,
+                                                     std::size_t rows, std::size_t cols) {
+  const std::uint64_t align = offset_alignment(ctx, sizeof(T)), at = std::uint64_t{first} * cols * sizeof(T),
+                      from = at / align * align;
+  return {vulkan::binding(b, from, at - from + std::uint64_t{rows} * cols * sizeof(T)),
+          static_cast<std::uint32_t>((at - from) / sizeof(T))};
 }
 
 // Weighs and smooths over the device chunks `rows` (the graph of n rows) a matrix of
@@ -100,7 +143,7 @@ template <class T, class Load, class Store>
 void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& rows, std::size_t n, std::size_t cols,
                       T a, std::size_t iterations, const Load& load, const Store& store) {
   if (n == 0 || cols == 0) return;
-  kd::gpu::require_binding(ctx, n * sizeof(T), "one channel of the values");
+  const bool gathered = channel_exceeds_binding<T>(ctx, n);  // then one channel a group
   const std::uint64_t limit = std::max<std::uint64_t>(kd::gpu::chunk_bytes(ctx), n * sizeof(T));
   const std::size_t group = std::min<std::size_t>(cols, limit / (n * sizeof(T)));
   vulkan::commands cmd(ctx);
@@ -129,19 +172,46 @@ void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& r
   }
   if (finished) cmd.barrier();
   vulkan::buffer buf[2] = {vulkan::buffer(ctx, n * group * sizeof(T)), vulkan::buffer(ctx, n * group * sizeof(T))};
+  std::vector<vulkan::buffer> gathered_values;  // per chunk: its entries' values, then its rows'
+  std::size_t block_rows = n;                   // rows of the values one gather dispatch binds
+  if (gathered) {
+    for (const auto& d : rows) gathered_values.emplace_back(ctx, (d.entries + d.rows) * sizeof(T));
+    const std::uint64_t align = offset_alignment(ctx, sizeof(T)), binding = ctx.max_binding_bytes();
+    block_rows = std::max<std::uint64_t>(1, (binding > align ? binding - align : 0) / (group * sizeof(T)));
+  }
   for (std::size_t c0 = 0; c0 < cols; c0 += group) {
     const std::size_t cg = std::min(group, cols - c0);
     load(cmd, c0, cg, buf[0]);
     cmd.barrier();
     std::size_t cur = 0;
     for (std::size_t it = 0; it < iterations; ++it) {
+      if (gathered) {
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          const auto& d = rows[k];
+          const auto g = grid_for(ctx, (d.entries + d.rows) * cg);
+          for (std::size_t first = 0; first < n; first += block_rows) {
+            const std::size_t last = std::min(n, first + block_rows);
+            const auto [block, base] = row_window<T>(ctx, buf[cur], first, last - first, cg);
+            const gather_push push{static_cast<std::uint32_t>(d.entries), static_cast<std::uint32_t>(d.rows),
+                                   static_cast<std::uint32_t>(d.row0), static_cast<std::uint32_t>(cg),
+                                   static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(last), base, 0};
+            cmd.dispatch(gather_pipeline<T>(ctx), {d.index, block, gathered_values[k]}, push, g.x, g.y);
+          }
+        }
+        cmd.barrier();
+      }
       for (std::size_t k = 0; k < rows.size(); ++k) {
         const auto& d = rows[k];
         if (d.resume) cmd.barrier();  // it goes on from the partial sums of the chunk before
+        const auto [out_rows, out_base] = gathered ? row_window<T>(ctx, buf[1 - cur], d.row0, d.rows, cg)
+                                                   : std::pair{vulkan::binding(buf[1 - cur]),
+                                                               static_cast<std::uint32_t>(d.row0 * cg)};
+        const vulkan::binding in = gathered ? vulkan::binding(gathered_values[k]) : vulkan::binding(buf[cur]);
         const pass_push push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0),
-                             static_cast<std::uint32_t>(cg), d.resume ? piece_resume : 0u};
+                             static_cast<std::uint32_t>(cg), d.resume ? piece_resume : 0u, out_base,
+                             static_cast<std::uint32_t>(d.entries), 0, 0};
         const auto g = grid_for(ctx, d.rows * cg);
-        cmd.dispatch(pass_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep[k], buf[cur], buf[1 - cur]}, push, g.x,
+        cmd.dispatch(pass_pipeline<T>(ctx, gathered), {d.offsets, d.index, d.dist, keep[k], in, out_rows}, push, g.x,
                      g.y);
       }
       cmd.barrier();
@@ -194,10 +264,11 @@ void copy_channels(vulkan::commands& cmd, const vulkan::buffer& matrix, const vu
 // A host graph's rows uploaded in chunks that fit one binding each (cut_rows: a row
 // longer than that is cut into pieces over consecutive chunks).
 template <class T>
-std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_graph<T>& g) {
+std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_graph<T>& g, std::uint64_t cap) {
   std::vector<device_rows<T>> out;
   const std::uint64_t limit = ctx.max_binding_bytes();
-  const std::uint64_t max_entries = limit / std::max<std::size_t>(sizeof(T), 4), max_rows = limit / 4 - 1;
+  std::uint64_t max_entries = limit / std::max<std::size_t>(sizeof(T), 4), max_rows = limit / 4 - 1;
+  if (cap) max_entries = std::min(max_entries, cap), max_rows = std::min(max_rows, cap);
   vulkan::commands cmd(ctx);
   for (const kd::gpu::row_cut& c : kd::gpu::cut_rows(g.offsets, g.rows(), max_entries, max_rows, [](std::size_t) { return false; })) {
     device_rows<T>& d = out.emplace_back();
@@ -240,7 +311,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const graph_plan<T>& pla
     result.resize(values.rows * values.cols);
     for (std::size_t r = 0; r < values.rows; ++r) std::copy_n(values.row(r), values.cols, result.data() + r * values.cols);
   } else {
-    const auto rows = gpu::upload_graph(ctx, g);
+    const auto rows = gpu::upload_graph(ctx, g, gpu::graph_rows_cap<T>(ctx, g.rows()));
     gpu::smooth_host_values(ctx, rows, g.rows(), values, a, iterations, result);
   }
   gpu::write_out(result, out);
@@ -269,7 +340,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const device_graph_plan<
     cmd.submit();
     return;
   }
-  const auto rows = gpu::upload_graph(ctx, plan.graph);
+  const auto rows = gpu::upload_graph(ctx, plan.graph, gpu::graph_rows_cap<T>(ctx, n));
   const auto load = [&](vulkan::commands& cmd, std::size_t c0, std::size_t cg, const vulkan::buffer& b) {
     gpu::copy_channels<T>(cmd, *d.values, b, n, cols, c0, cg, true);
   };
@@ -298,7 +369,8 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, 
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
   // All hits in tree order (as the CPU sums them), or the nearest `keep` by distance.
   const auto m = keep ? kd::gpu::mode::fill_distance : kd::gpu::mode::fill_position;
-  const auto rows = builder.fill(lengths, m, r2, true, [](vulkan::commands&, const auto&) {});
+  const auto rows = builder.fill(lengths, m, r2, true, [](vulkan::commands&, const auto&) {},
+                                 gpu::graph_rows_cap<T>(ctx, points.count));
   std::vector<T> result;
   if (iterations == 0) {
     result.resize(values.rows * values.cols);
