@@ -347,11 +347,24 @@ TEST(VulkanDevicePointsKdtree, vulkan_ATreeLargerThanOneBindingIsCutIntoPartsAnd
     EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{small}, built, pts, 12),
               pk::knn_neighbors(pk::exec::openmp, built, pts, 12));
   }
-  // A tree of one leaf cannot be cut: a leaf larger than the binding is a vulkan_error.
+  // A leaf larger than the binding (64 points: 768 bytes of coordinates of 256) is cut
+  // into runs of its points, each a part of its own; and a tree of one such leaf.
   vk::context tiny(env_options());
   tiny.limit_binding_bytes_for_testing(256);
-  const pk::kdtree<float> big_leaves(pk::exec::scalar, pts, 64);
-  EXPECT_THROW(pk::knn_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, q, 3), pk::vulkan_error);
+  const pk::points_view<const float> some(qv.data(), 120);
+  for (const std::size_t leaf : {std::size_t{64}, std::size_t{4096}}) {
+    SCOPED_TRACE(::testing::Message() << "leaf_size " << leaf);
+    const pk::kdtree<float> big_leaves(pk::exec::scalar, leaf == 64 ? pts : pk::points_view<const float>(p.data(), 200), leaf);
+    EXPECT_GT(parts_on(tiny, big_leaves), leaf == 64 ? 3 * parts_on(small, big_leaves) : 2u);
+    const vk::device_points<float> dq(tiny, some);
+    for (const std::size_t keep : {std::size_t{0}, std::size_t{4}}) {
+      const auto want = pk::radius_neighbors(pk::exec::openmp, big_leaves, some, 0.1f, keep);
+      EXPECT_EQ(pk::radius_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, some, 0.1f, keep), want);
+      EXPECT_EQ(pk::radius_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, dq, 0.1f, keep), want);
+    }
+    EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, some, 7),
+              pk::knn_neighbors(pk::exec::openmp, big_leaves, some, 7));
+  }
   expect_silent(small);
   expect_silent(tiny);
   expect_silent(whole);

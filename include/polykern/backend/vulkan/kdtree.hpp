@@ -124,9 +124,12 @@ struct tree_part {
 // A subtree of the tree: `leaves` leaves from `first_leaf` under `node`. In the tree's
 // depth-first, count-balanced numbering (tree.hpp) it owns nodes [node, node + 2 leaves - 1)
 // and slots [first_leaf, first_leaf + leaves) * leaf_stride, so it is a contiguous range of
-// every array and of the tree's point order.
+// every array and of the tree's point order. A leaf too large on its own is cut into
+// pieces of its points: then `points` (> 0) of them from the leaf's point `first_point`,
+// a tree of one node with the leaf's box (a bound of any of its points).
 struct subtree {
   std::size_t node = 0, first_leaf = 0, leaves = 0;
+  std::size_t first_point = 0, points = 0;
 };
 
 // The largest of the three arrays of a part of `leaves` leaves, in bytes.
@@ -138,17 +141,21 @@ std::uint64_t part_array_bytes(const tree_data<T, Dim>& t, std::size_t leaves) {
 
 // Cuts the tree into the fewest subtrees, from the root down, whose arrays fit `limit`
 // bytes each, in increasing leaf order (so the parts' points, concatenated, are the
-// tree's order). A single leaf too large for `limit` cannot be cut: vulkan_error.
+// tree's order). A single leaf too large for `limit` is cut into runs of its points, in
+// order, each with as many points as one binding holds of coordinates and indices.
 template <class T, std::size_t Dim>
 void cut_tree(const tree_data<T, Dim>& t, subtree s, std::uint64_t limit, std::vector<subtree>& out) {
   if (part_array_bytes(t, s.leaves) <= limit) {
     out.push_back(s);
     return;
   }
-  if (s.leaves == 1)
-    throw vulkan_error("polykern::kdtree", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                       concat("one leaf of the tree needs ", part_array_bytes(t, 1), " bytes in one binding; the device allows ",
-                              limit, " (a smaller leaf_size fits)"));
+  if (s.leaves == 1) {
+    const std::size_t count = t.link[2 * s.node + 1] & ~leaf_flag;
+    const std::uint64_t run = std::max<std::uint64_t>(1, std::min<std::uint64_t>(limit / (Dim * sizeof(T)), limit / 4 - 2));
+    for (std::size_t first = 0; first < count; first += run)
+      out.push_back({s.node, s.first_leaf, 1, first, std::min<std::size_t>(run, count - first)});
+    return;
+  }
   const std::size_t left = (s.leaves + 1) / 2;
   cut_tree(t, {s.node + 1, s.first_leaf, left}, limit, out);
   cut_tree(t, {s.node + 2 * left, s.first_leaf + left, s.leaves - left}, limit, out);
@@ -166,8 +173,8 @@ struct device_tree {
     parts.reserve(cut.size());
     for (const subtree& s : cut) {
       tree_part& p = parts.emplace_back();
-      const std::size_t slots = s.leaves * t.leaf_stride, nodes = s.leaves ? 2 * s.leaves - 1 : 0;
-      const std::size_t slot0 = s.first_leaf * t.leaf_stride;
+      const std::size_t slots = s.points ? s.points : s.leaves * t.leaf_stride, nodes = s.leaves ? 2 * s.leaves - 1 : 0;
+      const std::size_t slot0 = s.first_leaf * t.leaf_stride + s.first_point;
       p.slots = static_cast<std::uint32_t>(slots);
       p.nodes = static_cast<std::uint32_t>(nodes);
       p.slot0 = static_cast<std::uint32_t>(slot0);
@@ -175,7 +182,7 @@ struct device_tree {
       p.boxes = vulkan::buffer(ctx, nodes * 2 * Dim * sizeof(T));
       p.tree_u = vulkan::buffer(ctx, (slots + 2 * nodes) * sizeof(std::uint32_t));
       vulkan::commands cmd(ctx);
-      if (cut.size() == 1) {  // the whole tree: its arrays as they are
+      if (cut.size() == 1 && !s.points) {  // the whole tree: its arrays as they are
         cmd.upload(p.coords, t.coords.data(), t.coords.size() * sizeof(T));
         cmd.upload(p.boxes, t.box.data(), t.box.size() * sizeof(T));
         cmd.upload(p.tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
@@ -193,6 +200,7 @@ struct device_tree {
           links[2 * j] = static_cast<std::uint32_t>(first - base);
           links[2 * j + 1] = second;
         }
+        if (s.points) links[1] = leaf_flag | static_cast<std::uint32_t>(s.points);  // a run of the leaf's points
       }
       cmd.submit();  // one part's staging at a time
     }
