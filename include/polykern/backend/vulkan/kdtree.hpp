@@ -12,7 +12,10 @@
 // that too is cut into subtrees under its top levels (device_tree), each uploaded as a
 // tree of its own; every chunk of queries runs against each part in turn, the rows
 // carrying over from part to part (counts add up, position rows append in part order,
-// the heaps of distance and knn rows go on), so a row is the one the uncut tree gives.
+// the heaps of distance and knn rows go on), so a row is the one the uncut tree gives; a
+// leaf too large for a part is cut into runs of its points, each a part of one node. A
+// row longer than one chunk holds is filled in pieces over consecutive chunks, each piece
+// taking the hits after the last of the piece before (cut_rows, graph_builder::fill).
 // Distances are bitwise the CPU's (the same fold, `precise`, FMA as the CPU build does),
 // and rows are ordered by the same unique keys, so the graph is the CPU's graph.
 #pragma once

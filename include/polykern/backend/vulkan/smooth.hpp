@@ -5,7 +5,11 @@
 // The values are cut into groups of channels so that one group of all rows fits a
 // binding (and a share of the memory budget); host values are uploaded and downloaded
 // per group, vulkan::device_matrix values copied on the device, through the same code
-// (smooth_on_device). Host `out` is written only after every submission has succeeded (so with_fallback
+// (smooth_on_device). A row longer than one chunk holds is cut into pieces over
+// consecutive chunks (kd::gpu::cut_rows): its weight sum and each pass's fold carry over
+// from piece to piece, in the same order. Values whose one channel exceeds a binding are
+// gathered per chunk from blocks of rows (smooth_gather_*.comp) and written through an
+// output window. Host `out` is written only after every submission has succeeded (so with_fallback
 // can rerun on the CPU, even in place). The passes are the CPU's sequence of operations;
 // only exp and the division differ in the last bits, so values agree with the CPU
 // policies to a few ulps per iteration rather than bitwise.
