@@ -514,13 +514,14 @@ TEST(VulkanDevicePointsSmooth, vulkan_ChannelsAndRowsChunkedByALoweredLimitEqual
 namespace {
 // A graph of n rows with a few rows far longer than the rest (neighbours repeated, which
 // gaussian_smooth allows), so that under a small binding they are cut into pieces.
-pk::neighbor_graph<float> graph_with_long_rows(std::size_t n, const std::vector<std::size_t>& long_rows,
-                                               const std::vector<std::size_t>& lengths, unsigned seed) {
+template <class T = float>
+pk::neighbor_graph<T> graph_with_long_rows(std::size_t n, const std::vector<std::size_t>& long_rows,
+                                           const std::vector<std::size_t>& lengths, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<std::uint32_t> index(0, static_cast<std::uint32_t>(n - 1));
   std::uniform_int_distribution<std::size_t> short_length(0, 6);
-  std::uniform_real_distribution<float> dist2(0.0f, 0.01f);
-  pk::neighbor_graph<float> g;
+  std::uniform_real_distribution<T> dist2(T(0), T(0.01));
+  pk::neighbor_graph<T> g;
   g.offsets.assign(1, 0);
   for (std::size_t r = 0; r < n; ++r) {
     std::size_t len = short_length(rng);
@@ -528,7 +529,7 @@ pk::neighbor_graph<float> graph_with_long_rows(std::size_t n, const std::vector<
       if (long_rows[k] == r) len = lengths[k];
     for (std::size_t j = 0; j < len; ++j) {
       g.indices.push_back(j == 0 ? static_cast<std::uint32_t>(r) : index(rng));
-      g.dist2.push_back(j == 0 ? 0.0f : dist2(rng));
+      g.dist2.push_back(j == 0 ? T(0) : dist2(rng));
     }
     g.offsets.push_back(g.indices.size());
   }
@@ -596,8 +597,25 @@ TEST(VulkanDevicePointsSmooth, vulkan_AChannelLargerThanOneBindingIsGatheredAndE
   pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, g, v, pk::matrix_view<float>(want.data(), n, cols), s.options);
   pk::gaussian_smooth(pk::exec::vulkan_policy{tiny}, g, v, pk::matrix_view<float>(got.data(), n, cols), s.options);
   EXPECT_EQ(got, want);
+  // double (the f64 shaders): a channel of 300 rows is 2400 bytes of 2 KiB, rows of 256+
+  // entries in pieces.
+  if (!ctx.info().shader_float64) GTEST_FAIL() << "the device lacks shaderFloat64";
+  const auto gd = graph_with_long_rows<double>(n, {3, 4, 200}, {600, 257, 1000}, 37);
+  const auto vd = random_values<double>(n * cols, 38);
+  const pk::matrix_view<const double> vdv(vd.data(), n, cols);
+  vk::context tiny_double(env_options());
+  tiny_double.limit_binding_bytes_for_testing(2 << 10);
+  std::vector<double> want_d(n * cols), got_d(n * cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, gd, vdv, pk::matrix_view<double>(want_d.data(), n, cols), s.options);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{tiny_double}, gd, vdv, pk::matrix_view<double>(got_d.data(), n, cols),
+                      s.options);
+  EXPECT_EQ(got_d, want_d);
+  vk::device_matrix<double> in(tiny_double, vdv), out(tiny_double, n, cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{tiny_double}, gd, in, out, s.options);
+  EXPECT_EQ(download(out), want_d);
   expect_silent(small);
   expect_silent(tiny);
+  expect_silent(tiny_double);
 }
 
 TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsWithRowsAndChannelsLargerThanOneBindingEqualsUncut) {
