@@ -800,13 +800,13 @@ TEST(SmoothVulkan, vulkan_ChunkedBindingsGiveTheSameResults) {
     for (std::size_t i = 0; i < want_own.size(); ++i) ASSERT_NEAR(own[i], want_own[i], 1e-5) << i;
     EXPECT_TRUE(ctx->validation_messages().empty());
   }
-  // One channel of 3000 rows does not fit 4 KiB: a vulkan_error (with_fallback would rerun).
+  // One channel of 3000 rows does not fit 4 KiB: the values are gathered per chunk.
   auto tiny = small_binding_context(4096);
   std::vector<float> got(nq * 5);
-  EXPECT_THROW(pk::gaussian_smooth(pk::exec::vulkan_policy(*tiny), ref,
-                                   pk::matrix_view<const float>(values.data(), nq, 5),
-                                   pk::matrix_view<float>(got.data(), nq, 5), {0.015, 3}),
-               pk::vulkan_error);
+  pk::gaussian_smooth(pk::exec::vulkan_policy(*tiny), ref, pk::matrix_view<const float>(values.data(), nq, 5),
+                      pk::matrix_view<float>(got.data(), nq, 5), {0.015, 3});
+  for (std::size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << i;
+  EXPECT_TRUE(tiny->validation_messages().empty());
 }
 
 TEST(SmoothVulkan, vulkan_WithFallbackRerunsOnTheCpuAfterADeviceFailure) {

@@ -419,6 +419,41 @@ TEST(VulkanDeviceChunks, vulkan_BandsAndPiecesEqualOneBinding) {
   expect_silent(small);
 }
 
+// A host image larger than the memory budget is streamed over the bus in row bands with
+// their halos, one submission a band, rather than uploaded whole; in place too.
+TEST(VulkanDeviceChunks, vulkan_HostImageLargerThanTheBudgetIsStreamedInBands) {
+  const pk::exec::vulkan_policy whole{vk::default_context()};
+  vk::context ctx;
+  const pk::exec::vulkan_policy policy{ctx};
+  ctx.limit_memory_budget_for_testing(2 * 64 * 1024);  // budget/2: 64 KiB of a 2 x 117 KB image
+  const pk::image_view<const float> k(sharpen.data(), 3, 3);
+  for (auto mode : {pk::border::reflect, pk::border::wrap, pk::border::constant}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    const auto src = random_image<float>(200, 150, 1, 15);
+    pk::image<float> expected(200, 150, 1), out(200, 150, 1);
+    pk::gaussian_blur(whole, src.view(), expected.view(), 1.5, 0, 0, {mode, 0.5});
+    ctx.reset_stats();
+    pk::gaussian_blur(policy, src.view(), out.view(), 1.5, 0, 0, {mode, 0.5});
+    EXPECT_GE(ctx.stats().submissions, 4u);
+    EXPECT_TRUE(same_pixels(out, expected));
+    pk::correlate(whole, src.view(), k, expected.view(), {mode, 0.5});
+    pk::correlate(policy, src.view(), k, out.view(), {mode, 0.5});
+    EXPECT_TRUE(same_pixels(out, expected));
+    pk::image<float> in_place = src;  // in place: every band reads the source as it was
+    pk::correlate(policy, in_place.view(), k, in_place.view(), {mode, 0.5});
+    EXPECT_TRUE(same_pixels(in_place, expected));
+  }
+  const auto src = random_image<std::uint8_t>(180, 130, 3, 16);
+  pk::image<std::uint8_t> expected(180, 130, 3), out(180, 130, 3);
+  pk::gaussian_blur(whole, src.view(), expected.view(), 2.0);
+  ctx.reset_stats();
+  pk::gaussian_blur(policy, src.view(), out.view(), 2.0);
+  EXPECT_GE(ctx.stats().submissions, 2u);
+  EXPECT_TRUE(same_pixels(out, expected));
+  ctx.limit_memory_budget_for_testing(0);
+  expect_silent(ctx);
+}
+
 // correlate_batch is cut into submissions by the memory budget and by the parameter
 // block's binding, not one buffer for the whole batch.
 TEST(VulkanDeviceChunks, vulkan_BatchIsChunkedByMemoryBudgetAndBinding) {

@@ -10,6 +10,7 @@
 #include <polykern/smooth.hpp>
 #include <polykern/vulkan.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -346,11 +347,24 @@ TEST(VulkanDevicePointsKdtree, vulkan_ATreeLargerThanOneBindingIsCutIntoPartsAnd
     EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{small}, built, pts, 12),
               pk::knn_neighbors(pk::exec::openmp, built, pts, 12));
   }
-  // A tree of one leaf cannot be cut: a leaf larger than the binding is a vulkan_error.
+  // A leaf larger than the binding (64 points: 768 bytes of coordinates of 256) is cut
+  // into runs of its points, each a part of its own; and a tree of one such leaf.
   vk::context tiny(env_options());
   tiny.limit_binding_bytes_for_testing(256);
-  const pk::kdtree<float> big_leaves(pk::exec::scalar, pts, 64);
-  EXPECT_THROW(pk::knn_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, q, 3), pk::vulkan_error);
+  const pk::points_view<const float> some(qv.data(), 120);
+  for (const std::size_t leaf : {std::size_t{64}, std::size_t{4096}}) {
+    SCOPED_TRACE(::testing::Message() << "leaf_size " << leaf);
+    const pk::kdtree<float> big_leaves(pk::exec::scalar, leaf == 64 ? pts : pk::points_view<const float>(p.data(), 200), leaf);
+    EXPECT_GT(parts_on(tiny, big_leaves), leaf == 64 ? 3 * parts_on(small, big_leaves) : 2u);
+    const vk::device_points<float> dq(tiny, some);
+    for (const std::size_t keep : {std::size_t{0}, std::size_t{4}}) {
+      const auto want = pk::radius_neighbors(pk::exec::openmp, big_leaves, some, 0.1f, keep);
+      EXPECT_EQ(pk::radius_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, some, 0.1f, keep), want);
+      EXPECT_EQ(pk::radius_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, dq, 0.1f, keep), want);
+    }
+    EXPECT_EQ(pk::knn_neighbors(pk::exec::vulkan_policy{tiny}, big_leaves, some, 7),
+              pk::knn_neighbors(pk::exec::openmp, big_leaves, some, 7));
+  }
   expect_silent(small);
   expect_silent(tiny);
   expect_silent(whole);
@@ -389,6 +403,39 @@ TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsOnACutTreeEqualsTheUncutTre
     pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
     pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
     EXPECT_EQ(got, want);
+  }
+  expect_silent(small);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_ARowLongerThanOneBindingIsFilledInPiecesAndEqualsTheCpuRow) {
+  // 700 of 3000 points at one place: a query there has 700+ neighbours, and a 2 KiB
+  // binding holds 512 entries, so its row is filled in pieces (each taking the hits after
+  // the last of the piece before), on a tree cut into parts as well.
+  const std::size_t n = 3000, nq = 400;
+  auto p = random_values<float>(3 * n, 41, 0, 1);
+  for (std::size_t i = 0; i < 700; ++i)
+    for (std::size_t d = 0; d < 3; ++d) p[(5 + 4 * i) * 3 + d] = 0.25f;
+  auto qv = random_values<float>(3 * nq, 42, 0, 1);
+  for (std::size_t i = 0; i < nq; i += 9)
+    for (std::size_t d = 0; d < 3; ++d) qv[i * 3 + d] = i % 2 ? 0.25f : 0.26f;
+  const pk::points_view<const float> pts(p.data(), n), q(qv.data(), nq), few(qv.data(), 40);
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(2 << 10);
+  const pk::exec::vulkan_policy policy{small};
+  const vk::device_points<float> dq(small, q);
+  for (const std::size_t leaf : {std::size_t{16}, std::size_t{3}}) {
+    SCOPED_TRACE(::testing::Message() << "leaf_size " << leaf);
+    const pk::kdtree<float> tree(pk::exec::scalar, pts, leaf);
+    EXPECT_GE(parts_on(small, tree), 3u);
+    for (const std::size_t keep : {std::size_t{0}, std::size_t{600}, std::size_t{1500}}) {
+      SCOPED_TRACE(::testing::Message() << "keep " << keep);
+      const auto want = pk::radius_neighbors(pk::exec::openmp, tree, q, 0.05f, keep);
+      EXPECT_GT(want.offsets[10] - want.offsets[9], 512u);  // query 9 is in the crowd
+      EXPECT_EQ(pk::radius_neighbors(policy, tree, q, 0.05f, keep), want);
+      EXPECT_EQ(pk::radius_neighbors(policy, tree, dq, 0.05f, keep), want);
+    }
+    // knn with k beyond one binding: every row in pieces.
+    EXPECT_EQ(pk::knn_neighbors(policy, tree, few, 1100), pk::knn_neighbors(pk::exec::openmp, tree, few, 1100));
   }
   expect_silent(small);
 }
@@ -461,6 +508,138 @@ TEST(VulkanDevicePointsSmooth, vulkan_ChannelsAndRowsChunkedByALoweredLimitEqual
   EXPECT_EQ(download(out), want);
   pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, in, s.options);
   EXPECT_EQ(download(in), want);
+  expect_silent(small);
+}
+
+namespace {
+// A graph of n rows with a few rows far longer than the rest (neighbours repeated, which
+// gaussian_smooth allows), so that under a small binding they are cut into pieces.
+template <class T = float>
+pk::neighbor_graph<T> graph_with_long_rows(std::size_t n, const std::vector<std::size_t>& long_rows,
+                                           const std::vector<std::size_t>& lengths, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<std::uint32_t> index(0, static_cast<std::uint32_t>(n - 1));
+  std::uniform_int_distribution<std::size_t> short_length(0, 6);
+  std::uniform_real_distribution<T> dist2(T(0), T(0.01));
+  pk::neighbor_graph<T> g;
+  g.offsets.assign(1, 0);
+  for (std::size_t r = 0; r < n; ++r) {
+    std::size_t len = short_length(rng);
+    for (std::size_t k = 0; k < long_rows.size(); ++k)
+      if (long_rows[k] == r) len = lengths[k];
+    for (std::size_t j = 0; j < len; ++j) {
+      g.indices.push_back(j == 0 ? static_cast<std::uint32_t>(r) : index(rng));
+      g.dist2.push_back(j == 0 ? T(0) : dist2(rng));
+    }
+    g.offsets.push_back(g.indices.size());
+  }
+  return g;
+}
+}  // namespace
+
+TEST(VulkanDevicePointsSmooth, vulkan_ARowLongerThanOneBindingIsCutIntoPiecesAndEqualsTheUncutRow) {
+  const std::size_t n = 300, cols = 3;
+  // A 2 KiB binding holds 512 entries: rows of 513, 700, 1500 and 2600 entries take two to
+  // six pieces, one of them between two long rows in a row, one at the end.
+  const auto g = graph_with_long_rows(n, {10, 11, 12, 150, 299}, {700, 1500, 513, 2600, 1100}, 31);
+  const auto values = random_values<float>(n * cols, 32);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(2 << 10);
+  for (const std::size_t iterations : {std::size_t{1}, std::size_t{3}}) {
+    SCOPED_TRACE(iterations);
+    const pk::smooth_options o{.sigma = 0.05, .iterations = iterations};
+    std::vector<float> want(n * cols), got(n * cols), cpu(n * cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{whole}, g, v, pk::matrix_view<float>(want.data(), n, cols), o);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, v, pk::matrix_view<float>(got.data(), n, cols), o);
+    EXPECT_EQ(got, want);  // the pieces' sums carried over: bitwise the uncut rows
+    pk::gaussian_smooth(pk::exec::scalar, g, v, pk::matrix_view<float>(cpu.data(), n, cols), o);
+    for (std::size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(got[i], cpu[i], 1e-5f * (1 + std::abs(cpu[i]))) << i;
+    // Device matrices, and in place.
+    vk::device_matrix<float> in(small, v), out(small, n, cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, in, out, o);
+    EXPECT_EQ(download(out), want);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, in, in, o);
+    EXPECT_EQ(download(in), want);
+  }
+  expect_silent(small);
+  expect_silent(whole);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_AChannelLargerThanOneBindingIsGatheredAndEqualsUnchunked) {
+  // One channel of 2000 rows is 8 KB; a 4 KiB binding holds half of it, so each chunk's
+  // values are gathered from blocks of rows and its output bound as a window.
+  const smooth_case s;
+  vk::context& ctx = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(4 << 10);
+  for (const std::size_t iterations : {std::size_t{1}, std::size_t{3}}) {
+    SCOPED_TRACE(iterations);
+    pk::smooth_options o = s.options;
+    o.iterations = iterations;
+    const auto want = s.host(ctx, o);
+    EXPECT_EQ(s.host(small, o), want);
+    vk::device_matrix<float> in(small, s.v()), out(small, s.c.n, s.cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, out, o);
+    EXPECT_EQ(download(out), want);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, s.graph, in, in, o);
+    EXPECT_EQ(download(in), want);
+  }
+  // With rows longer than a binding too (n = 300: a channel is 1200 bytes of 1 KiB).
+  const std::size_t n = 300, cols = 2;
+  const auto g = graph_with_long_rows(n, {0, 7, 299}, {400, 900, 300}, 33);
+  const auto values = random_values<float>(n * cols, 34);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context tiny(env_options());
+  tiny.limit_binding_bytes_for_testing(1 << 10);
+  std::vector<float> want(n * cols), got(n * cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, g, v, pk::matrix_view<float>(want.data(), n, cols), s.options);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{tiny}, g, v, pk::matrix_view<float>(got.data(), n, cols), s.options);
+  EXPECT_EQ(got, want);
+  // double (the f64 shaders): a channel of 300 rows is 2400 bytes of 2 KiB, rows of 256+
+  // entries in pieces.
+  if (!ctx.info().shader_float64) GTEST_FAIL() << "the device lacks shaderFloat64";
+  const auto gd = graph_with_long_rows<double>(n, {3, 4, 200}, {600, 257, 1000}, 37);
+  const auto vd = random_values<double>(n * cols, 38);
+  const pk::matrix_view<const double> vdv(vd.data(), n, cols);
+  vk::context tiny_double(env_options());
+  tiny_double.limit_binding_bytes_for_testing(2 << 10);
+  std::vector<double> want_d(n * cols), got_d(n * cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{ctx}, gd, vdv, pk::matrix_view<double>(want_d.data(), n, cols), s.options);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{tiny_double}, gd, vdv, pk::matrix_view<double>(got_d.data(), n, cols),
+                      s.options);
+  EXPECT_EQ(got_d, want_d);
+  vk::device_matrix<double> in(tiny_double, vdv), out(tiny_double, n, cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{tiny_double}, gd, in, out, s.options);
+  EXPECT_EQ(download(out), want_d);
+  expect_silent(small);
+  expect_silent(tiny);
+  expect_silent(tiny_double);
+}
+
+TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsWithRowsAndChannelsLargerThanOneBindingEqualsUncut) {
+  // 300 of 2000 points at one place: their rows (300+ entries) and one channel (8 KB) are
+  // larger than a 2 KiB binding (which holds chunks of 254 entries and rows here), and
+  // the tree is cut into parts.
+  const std::size_t n = 2000, cols = 2;
+  auto p = random_values<float>(3 * n, 35, 0, 1);
+  for (std::size_t i = 0; i < 300; ++i)
+    for (std::size_t d = 0; d < 3; ++d) p[(3 * i + 1) * 3 + d] = 0.5f;
+  const auto values = random_values<float>(n * cols, 36);
+  const pk::points_view<const float> pts(p.data(), n);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(2 << 10);
+  const pk::smooth_options o{.sigma = 0.04, .iterations = 2};
+  for (const std::size_t keep : {std::size_t{0}, std::size_t{280}}) {
+    SCOPED_TRACE(keep);
+    std::vector<float> want(n * cols), got(n * cols);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
+    EXPECT_EQ(got, want);
+  }
   expect_silent(small);
 }
 

@@ -6,7 +6,9 @@
 //  - host views: the images are uploaded into pooled buffers of that layout, the same
 //    device path runs, and the results are downloaded. A batch is cut into chunks whose
 //    buffers fit the device's memory budget (context::memory_budget()) and whose parameter
-//    block fits one binding; each chunk is one queue submission.
+//    block fits one binding; each chunk is one queue submission. An image larger than
+//    that budget share on its own is streamed: its bands' windows are uploaded (band::
+//    uploaded), filtered and downloaded one band a submission.
 // Passes:
 //  - direct:            conv_rows over kh source rows (the kernel's rows staged in shared memory)
 //  - separable/low-rank: per term conv_cols (vertical, into a float band) then conv_rows
@@ -95,6 +97,7 @@ namespace gpu {
 struct image_ref {
   const vulkan::buffer* buf;
   std::size_t base;
+  std::size_t first_row = 0;  // the image row at `base` (a band of a streamed image)
 };
 
 // One band of output rows and how its source window is bound.
@@ -103,6 +106,8 @@ struct band {
   bool copied;                   // the window is built by device copies into a scratch buffer
   std::size_t first, count;      // in place: source rows [first, first + count) are bound
   std::vector<std::uint32_t> tables;  // params index of each pass's row table
+  bool uploaded = false;  // (a host view larger than the budget) the window is uploaded, laid
+                          // out as a copied one: the source buffer holds just its rows
 };
 
 // What one image needs, independent of where it lives (bases are aligned, so whether a band
@@ -118,9 +123,11 @@ struct image_work {
   std::vector<std::uint32_t> params;  // indices above are relative to this image's block
 };
 
+// host_windows: the image is streamed band by band over the bus (a host view larger than
+// the memory budget): every band's window is uploaded on its own (band::uploaded).
 inline image_work plan_image(const image_plan& plan, std::size_t width, std::size_t height, std::size_t channels,
                              bool in_u8, bool out_u8, std::size_t limit, std::size_t align,
-                             const vulkan::device_info& info) {
+                             const vulkan::device_info& info, bool host_windows = false) {
   image_work w;
   w.p = plan;
   w.width = width, w.height = height, w.channels = channels;
@@ -169,8 +176,9 @@ inline image_work plan_image(const image_plan& plan, std::size_t width, std::siz
     }
     if (hi < lo) lo = hi = 0;  // every row outside a constant border: bind one row, read none
     b.first = static_cast<std::size_t>(lo), b.count = static_cast<std::size_t>(hi - lo + 1);
-    b.copied = b.count * w.in_row + align > limit;
-    if (b.copied) w.window_bytes = std::max(w.window_bytes, b.window * w.in_row);
+    b.copied = host_windows || b.count * w.in_row + align > limit;
+    b.uploaded = host_windows;
+    if (b.copied && !b.uploaded) w.window_bytes = std::max(w.window_bytes, b.window * w.in_row);
     // Row table of a pass reading `above` rows above each output: entry s -> the row of the
     // bound source (window row when copied, source row - first in place), -1 outside a
     // constant border.
@@ -225,9 +233,11 @@ std::vector<std::pair<std::size_t, std::size_t>> chunks(const std::vector<image_
 // Records the passes of images [first, last) of `work` (sources at srcs[n], results to
 // dsts[n]) into cmd: the parameter block, window copies, dispatches. Scratch buffers are
 // created here, before anything is recorded, and live until the submission is done.
+// only_band: record that band alone (of a streamed image, the chunk's only one).
 template <class In, class Out>
 void record(vulkan::context& ctx, vulkan::commands& cmd, const std::vector<image_work>& work, std::size_t first,
-            std::size_t last, std::span<const image_ref> srcs, std::span<const image_ref> dsts) {
+            std::size_t last, std::span<const image_ref> srcs, std::span<const image_ref> dsts,
+            std::size_t only_band = SIZE_MAX) {
   constexpr bool in_u8 = is_u8<In>, out_u8 = is_u8<Out>;
   const std::size_t align = std::max<std::size_t>(ctx.info().min_storage_buffer_offset_alignment, 16);
   std::vector<std::uint32_t> params;
@@ -262,10 +272,14 @@ void record(vulkan::context& ctx, vulkan::commands& cmd, const std::vector<image
     const std::uint32_t tile = (w.elems >= 2048 ? wide_workgroup : workgroup) * per_invocation;
     const std::uint32_t groups_x = (E + tile - 1) / tile;
     const auto H = static_cast<std::ptrdiff_t>(w.height);
-    for (const band& b : w.bands) {
+    for (std::size_t band_index = 0; band_index < w.bands.size(); ++band_index) {
+      if (only_band != SIZE_MAX && band_index != only_band) continue;
+      const band& b = w.bands[band_index];
       rows_binding in{};
       const vulkan::buffer* in_buf = src.buf;
-      if (b.copied) {
+      if (b.uploaded) {
+        in = {src.base, b.window * w.in_row, 0};
+      } else if (b.copied) {
         std::vector<VkBufferCopy> regions;
         for (std::size_t s = 0; s < b.window; ++s) {
           const std::ptrdiff_t m =
@@ -284,7 +298,7 @@ void record(vulkan::context& ctx, vulkan::commands& cmd, const std::vector<image
       } else {
         in = bind_rows(src.base, w.in_row, b.first, b.count, align);
       }
-      const rows_binding out = bind_rows(dst.base, w.out_row, b.y0, b.rows, align);
+      const rows_binding out = bind_rows(dst.base, w.out_row, b.y0 - dst.first_row, b.rows, align);
       const vulkan::binding src_binding(*in_buf, in.offset, in.range), dst_binding(*dst.buf, out.offset, out.range);
       const auto in_offset = static_cast<std::uint32_t>(in_u8 ? in.remainder : in.remainder / 4);
       const auto in_stride = static_cast<std::uint32_t>(in_u8 ? w.in_row : w.in_row / 4);
@@ -359,14 +373,69 @@ void run(vulkan_tag, const auto& policy, const plan<In, Out, Dense>& call) {
   const std::size_t align = std::max<std::size_t>(ctx.info().min_storage_buffer_offset_alignment, 16);
   std::vector<std::array<std::size_t, 3>> shapes;
   for (const auto& j : jobs) shapes.push_back({j.src.width, j.src.height, j.src.channels});
-  const std::vector<image_work> work = plan_images<In, Out>(ctx, call.images, shapes);
+  std::vector<image_work> work = plan_images<In, Out>(ctx, call.images, shapes);
   const auto image_bytes = [&](const image_work& w) {
     return align_up(w.height * w.in_row, align) + align_up(w.height * w.out_row, align);
   };
-  const auto parts = chunks(work, limit, std::max<std::size_t>(ctx.memory_budget() / 2, 1), image_bytes);
-  std::vector<std::vector<unsigned char>> held(jobs.size());  // in-place results of a multi-chunk call
-  const bool hold = parts.size() > 1;
+  const std::size_t share = std::max<std::size_t>(ctx.memory_budget() / 2, 1);
+  // An image larger than the budget's share is streamed: planned again in bands whose
+  // window, output rows and float bands each fit a quarter of it (or, if one row and the
+  // halo are more, one row a band), and each band's window uploaded, filtered and its
+  // rows downloaded in a submission of its own, so the device holds one band at a time.
+  std::vector<std::uint8_t> streamed(jobs.size(), 0);
+  for (std::size_t n = 0; n < jobs.size(); ++n) {
+    const image_work& w = work[n];
+    if (image_bytes(w) <= share) continue;
+    const std::size_t one_band = (w.above + w.below + 1) * std::max(w.in_row, w.elems * 4) + align;
+    const std::size_t band_limit = std::min(limit, std::max(share / 4, one_band));
+    work[n] = plan_image(call.images[n], shapes[n][0], shapes[n][1], shapes[n][2], is_u8<In>, is_u8<Out>, band_limit,
+                         align, ctx.info(), true);
+    streamed[n] = 1;
+  }
+  const auto parts = chunks(work, limit, share, image_bytes);  // a streamed image is a chunk of its own
+  std::vector<std::vector<unsigned char>> held(jobs.size());  // in-place results of a multi-submission call
+  const bool hold = parts.size() > 1 || std::find(streamed.begin(), streamed.end(), 1) != streamed.end();
+  const auto in_place = [&](std::size_t n) {
+    return static_cast<const void*>(jobs[n].src.data) == static_cast<const void*>(jobs[n].dst.data);
+  };
   for (const auto& [first, last] : parts) {
+    if (streamed[first]) {
+      const image_work& w = work[first];
+      const auto& job = jobs[first];
+      const auto H = static_cast<std::ptrdiff_t>(w.height);
+      if (hold && in_place(first)) held[first].resize(w.height * w.out_row);
+      for (std::size_t bi = 0; bi < w.bands.size(); ++bi) {
+        const band& b = w.bands[bi];
+        vulkan::buffer src_buf(ctx, b.window * w.in_row), dst_buf(ctx, b.rows * w.out_row);
+        vulkan::commands cmd(ctx);
+        // Window row s is source row border_index(y0 + s - above), as band::copied lays it out.
+        auto* to = static_cast<unsigned char*>(cmd.upload_area(src_buf, b.window * w.in_row));
+        for (std::size_t s = 0; s < b.window; ++s) {
+          unsigned char* row = to + s * w.in_row;
+          const std::ptrdiff_t m =
+              border_index(static_cast<std::ptrdiff_t>(b.y0 + s) - static_cast<std::ptrdiff_t>(w.above), H, w.p.border.mode);
+          if (m < 0) {  // never read (its table entry is -1)
+            std::memset(row, 0, w.in_row);
+            continue;
+          }
+          std::memcpy(row, job.src.row(static_cast<std::size_t>(m)), w.elems * sizeof(In));
+          if (is_u8<In>) std::memset(row + w.elems, 0, w.in_row - w.elems);
+        }
+        const image_ref src{&src_buf, 0, 0}, dst{&dst_buf, 0, b.y0};
+        record<In, Out>(ctx, cmd, work, first, first + 1, std::span(&src, 1), std::span(&dst, 1), bi);
+        cmd.download(dst_buf, b.rows * w.out_row, 0, [&, first = first](const void* data) {
+          const auto* from = static_cast<const unsigned char*>(data);
+          if (!held[first].empty()) {
+            std::memcpy(held[first].data() + b.y0 * w.out_row, from, b.rows * w.out_row);
+            return;
+          }
+          for (std::size_t y = 0; y < b.rows; ++y)
+            std::memcpy(jobs[first].dst.row(b.y0 + y), from + y * w.out_row, w.elems * sizeof(Out));
+        });
+        cmd.submit();
+      }
+      continue;
+    }
     std::vector<image_ref> srcs, dsts;
     std::size_t src_total = 0, dst_total = 0;
     for (std::size_t n = first; n < last; ++n) {
@@ -394,8 +463,7 @@ void run(vulkan_tag, const auto& policy, const plan<In, Out, Dense>& call) {
       for (std::size_t n = first; n < last; ++n) {
         const image_work& w = work[n];
         const unsigned char* at = from + dsts[n - first].base;
-        const bool in_place = static_cast<const void*>(jobs[n].src.data) == static_cast<const void*>(jobs[n].dst.data);
-        if (hold && in_place) {
+        if (hold && in_place(n)) {
           held[n].assign(at, at + w.height * w.out_row);
           continue;
         }

@@ -12,7 +12,10 @@
 // that too is cut into subtrees under its top levels (device_tree), each uploaded as a
 // tree of its own; every chunk of queries runs against each part in turn, the rows
 // carrying over from part to part (counts add up, position rows append in part order,
-// the heaps of distance and knn rows go on), so a row is the one the uncut tree gives.
+// the heaps of distance and knn rows go on), so a row is the one the uncut tree gives; a
+// leaf too large for a part is cut into runs of its points, each a part of one node. A
+// row longer than one chunk holds is filled in pieces over consecutive chunks, each piece
+// taking the hits after the last of the piece before (cut_rows, graph_builder::fill).
 // Distances are bitwise the CPU's (the same fold, `precise`, FMA as the CPU build does),
 // and rows are ordered by the same unique keys, so the graph is the CPU's graph.
 #pragma once
@@ -60,14 +63,6 @@ void require_type(vulkan::context& ctx) {
                          "double needs shaderFloat64, which this device lacks");
 }
 
-// Throws vulkan_error when `bytes` do not fit one binding (with_fallback then reruns on the CPU).
-inline void require_binding(vulkan::context& ctx, std::uint64_t bytes, const char* what) {
-  if (bytes > ctx.max_binding_bytes())
-    throw vulkan_error("polykern::smooth", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                       concat(what, " needs ", bytes, " bytes in one binding; the device allows ",
-                              ctx.max_binding_bytes()));
-}
-
 // Bytes one chunk of per-call work (queries, rows) may bind: one binding, and at most an
 // eighth of the memory the device has left (never below 1 MiB, or the binding if smaller).
 inline std::uint64_t chunk_bytes(vulkan::context& ctx) {
@@ -95,7 +90,11 @@ struct radius_push {  // matches Push in radius_body.glsl
   std::uint32_t query_base;      // element of the bound queries where this chunk's query 0 starts
   std::uint32_t identity_order;  // 1: invocation i is query i (the Order binding is not read)
   std::uint32_t part;            // part_resume | part_last (an uncut tree: part_last)
+  std::uint32_t slot0;           // the part's first slot in the whole tree
+  std::uint32_t after;           // 1: query 0 resumes a row cut into pieces (piece_after)
+  std::uint32_t after_slot, after_index;
   T r2;
+  T after_dist;
 };
 inline constexpr std::uint32_t part_resume = 1, part_last = 2;
 enum mode : std::uint32_t { count = 0, fill_position = 1, fill_distance = 2, fill_knn = 3 };
@@ -122,15 +121,18 @@ inline std::uint64_t part_bytes(vulkan::context& ctx) { return chunk_bytes(ctx);
 // followed by the links (rebased to the part's first node and leaf).
 struct tree_part {
   vulkan::buffer coords, boxes, tree_u;
-  std::uint32_t slots = 0, nodes = 0;
+  std::uint32_t slots = 0, nodes = 0, slot0 = 0;  // slot0: its first slot in the whole tree
 };
 
 // A subtree of the tree: `leaves` leaves from `first_leaf` under `node`. In the tree's
 // depth-first, count-balanced numbering (tree.hpp) it owns nodes [node, node + 2 leaves - 1)
 // and slots [first_leaf, first_leaf + leaves) * leaf_stride, so it is a contiguous range of
-// every array and of the tree's point order.
+// every array and of the tree's point order. A leaf too large on its own is cut into
+// pieces of its points: then `points` (> 0) of them from the leaf's point `first_point`,
+// a tree of one node with the leaf's box (a bound of any of its points).
 struct subtree {
   std::size_t node = 0, first_leaf = 0, leaves = 0;
+  std::size_t first_point = 0, points = 0;
 };
 
 // The largest of the three arrays of a part of `leaves` leaves, in bytes.
@@ -142,17 +144,21 @@ std::uint64_t part_array_bytes(const tree_data<T, Dim>& t, std::size_t leaves) {
 
 // Cuts the tree into the fewest subtrees, from the root down, whose arrays fit `limit`
 // bytes each, in increasing leaf order (so the parts' points, concatenated, are the
-// tree's order). A single leaf too large for `limit` cannot be cut: vulkan_error.
+// tree's order). A single leaf too large for `limit` is cut into runs of its points, in
+// order, each with as many points as one binding holds of coordinates and indices.
 template <class T, std::size_t Dim>
 void cut_tree(const tree_data<T, Dim>& t, subtree s, std::uint64_t limit, std::vector<subtree>& out) {
   if (part_array_bytes(t, s.leaves) <= limit) {
     out.push_back(s);
     return;
   }
-  if (s.leaves == 1)
-    throw vulkan_error("polykern::kdtree", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                       concat("one leaf of the tree needs ", part_array_bytes(t, 1), " bytes in one binding; the device allows ",
-                              limit, " (a smaller leaf_size fits)"));
+  if (s.leaves == 1) {
+    const std::size_t count = t.link[2 * s.node + 1] & ~leaf_flag;
+    const std::uint64_t run = std::max<std::uint64_t>(1, std::min<std::uint64_t>(limit / (Dim * sizeof(T)), limit / 4 - 2));
+    for (std::size_t first = 0; first < count; first += run)
+      out.push_back({s.node, s.first_leaf, 1, first, std::min<std::size_t>(run, count - first)});
+    return;
+  }
   const std::size_t left = (s.leaves + 1) / 2;
   cut_tree(t, {s.node + 1, s.first_leaf, left}, limit, out);
   cut_tree(t, {s.node + 2 * left, s.first_leaf + left, s.leaves - left}, limit, out);
@@ -170,15 +176,16 @@ struct device_tree {
     parts.reserve(cut.size());
     for (const subtree& s : cut) {
       tree_part& p = parts.emplace_back();
-      const std::size_t slots = s.leaves * t.leaf_stride, nodes = s.leaves ? 2 * s.leaves - 1 : 0;
-      const std::size_t slot0 = s.first_leaf * t.leaf_stride;
+      const std::size_t slots = s.points ? s.points : s.leaves * t.leaf_stride, nodes = s.leaves ? 2 * s.leaves - 1 : 0;
+      const std::size_t slot0 = s.first_leaf * t.leaf_stride + s.first_point;
       p.slots = static_cast<std::uint32_t>(slots);
       p.nodes = static_cast<std::uint32_t>(nodes);
+      p.slot0 = static_cast<std::uint32_t>(slot0);
       p.coords = vulkan::buffer(ctx, Dim * slots * sizeof(T));
       p.boxes = vulkan::buffer(ctx, nodes * 2 * Dim * sizeof(T));
       p.tree_u = vulkan::buffer(ctx, (slots + 2 * nodes) * sizeof(std::uint32_t));
       vulkan::commands cmd(ctx);
-      if (cut.size() == 1) {  // the whole tree: its arrays as they are
+      if (cut.size() == 1 && !s.points) {  // the whole tree: its arrays as they are
         cmd.upload(p.coords, t.coords.data(), t.coords.size() * sizeof(T));
         cmd.upload(p.boxes, t.box.data(), t.box.size() * sizeof(T));
         cmd.upload(p.tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
@@ -196,6 +203,7 @@ struct device_tree {
           links[2 * j] = static_cast<std::uint32_t>(first - base);
           links[2 * j + 1] = second;
         }
+        if (s.points) links[1] = leaf_flag | static_cast<std::uint32_t>(s.points);  // a run of the leaf's points
       }
       cmd.submit();  // one part's staging at a time
     }
@@ -211,11 +219,77 @@ std::shared_ptr<const device_tree<T, Dim>> resident_tree(vulkan::context& ctx, c
 }
 
 // A chunk of the graph on the device: rows [row0, row0 + rows) with relative offsets.
+// A row longer than one binding holds is cut into pieces over consecutive chunks: the
+// chunk's first row may resume a row of the chunk before (resume), its last row go on in
+// the next (more); the smoothing carries the row's sums from piece to piece.
 template <class T>
 struct device_rows {
   std::size_t row0 = 0, rows = 0, entries = 0;
+  std::uint64_t first_entry = 0;  // where its entries start in the whole graph
+  bool resume = false, more = false;
   vulkan::buffer offsets, index, dist;  // rows + 1, entries, entries
 };
+
+// Where a chunk of rows lies in the graph: rows [row0, row0 + rows), entries [e0, e1).
+struct row_cut {
+  std::size_t row0 = 0, rows = 0;
+  std::uint64_t e0 = 0, e1 = 0;
+  bool resume = false, more = false;
+  // The chunk's row offsets, relative to e0 (a resumed row starts at 0, a continued one
+  // ends at e1 - e0); `graph_offsets` are the whole graph's.
+  template <class Offsets>
+  std::vector<std::uint32_t> offsets(const Offsets& graph_offsets) const {
+    std::vector<std::uint32_t> o(rows + 1);
+    for (std::size_t i = 0; i <= rows; ++i)
+      o[i] = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(graph_offsets[row0 + i], e0, e1) - e0);
+    return o;
+  }
+};
+
+// Cuts the n rows of a graph (CSR `offsets`, n + 1 of them) into chunks of at most
+// max_entries entries and max_rows rows, in order. Rows stay whole where they fit one
+// chunk; a row longer than max_entries starts in the room the chunk before leaves and
+// goes on over as many chunks as it needs, so every chunk is full but a row's last.
+// `stop_before(r)` ends a chunk before row r without cutting it (graph_builder: rows of
+// one count chunk only).
+template <class Offsets, class StopBefore>
+std::vector<row_cut> cut_rows(const Offsets& offsets, std::size_t n, std::uint64_t max_entries, std::uint64_t max_rows,
+                              const StopBefore& stop_before) {
+  std::vector<row_cut> out;
+  max_entries = std::max<std::uint64_t>(max_entries, 1);
+  max_rows = std::max<std::uint64_t>(max_rows, 1);
+  std::size_t r0 = 0;
+  std::uint64_t e0 = n ? offsets[0] : 0;
+  while (r0 < n) {
+    row_cut c;
+    c.row0 = r0;
+    c.e0 = e0;
+    c.resume = e0 > offsets[r0];
+    std::size_t r1 = r0;
+    while (r1 < n && r1 - r0 < max_rows && (r1 == r0 || !stop_before(r1)) && offsets[r1 + 1] - e0 <= max_entries) ++r1;
+    c.e1 = r1 > r0 ? offsets[r1] : e0;
+    // Row r1 fits no chunk of its own (or is the rest of a resumed row that does not fit
+    // here): its next piece fills the room this chunk has left.
+    if (r1 < n && r1 - r0 < max_rows && (r1 == r0 || !stop_before(r1))) {
+      const std::uint64_t start = std::max<std::uint64_t>(e0, offsets[r1]);
+      if (offsets[r1 + 1] - start > max_entries && e0 + max_entries > start) {
+        c.e1 = e0 + max_entries;
+        c.more = true;
+        ++r1;
+      }
+    }
+    c.rows = r1 - r0;
+    out.push_back(c);
+    if (c.more) {
+      r0 = r1 - 1;
+      e0 = c.e1;
+    } else {
+      r0 = r1;
+      e0 = r1 < n ? offsets[r1] : e0;
+    }
+  }
+  return out;
+}
 
 // Where a call's queries are: a host view (uploaded once per chunk, in the tree's order)
 // or a device buffer of packed points (bound in place, in their own order).
@@ -273,49 +347,56 @@ class graph_builder {
     return lengths;
   }
 
-  // Fills the rows (of the given lengths) on the device, in chunks that fit one binding.
-  // `on_chunk(cmd, chunk)` runs once a chunk is recorded, so the caller can record its
-  // download. keep_on_device: every chunk stays on the device and is returned (one
-  // submission at the end); otherwise each chunk is submitted and dropped in turn.
+  // Fills the rows (of the given lengths) on the device, in chunks that fit one binding
+  // (cut_rows, within one count chunk each; a row longer than that in pieces over
+  // consecutive chunks, each piece taking the hits after the last of the piece before,
+  // whose key comes back to the host first). `on_chunk(cmd, chunk)` runs once a chunk is
+  // recorded, so the caller can record its download. keep_on_device: every chunk stays on
+  // the device and is returned (one submission at the end, and one per cut row);
+  // otherwise each chunk is submitted and dropped in turn. cap (0: none): at most that many
+  // entries and rows a chunk (the smoothing of values larger than one binding).
   template <class OnChunk>
   std::vector<device_rows<T>> fill(const std::vector<std::uint64_t>& lengths, mode m, T r2, bool keep_on_device,
-                                   const OnChunk& on_chunk) {
+                                   const OnChunk& on_chunk, std::uint64_t cap = 0) {
     std::vector<device_rows<T>> out;
     if (nq_ == 0) return out;
-    const std::uint64_t max_entries = chunk_bytes(ctx_) / std::max<std::size_t>(sizeof(T), 4);
+    std::uint64_t max_entries = chunk_bytes(ctx_) / std::max<std::size_t>(sizeof(T), 4), max_rows = max_rows_;
+    if (cap) max_entries = std::min(max_entries, cap), max_rows = std::min(max_rows, cap);
+    std::vector<std::uint64_t> graph_offsets(nq_ + 1, 0);
+    for (std::size_t q = 0; q < nq_; ++q) graph_offsets[q + 1] = graph_offsets[q] + lengths[q];
+    const auto cuts = cut_rows(graph_offsets, nq_, max_entries, max_rows,
+                               [this](std::size_t r) { return r % max_rows_ == 0; });
     vulkan::commands cmd(ctx_);
     std::vector<vulkan::buffer> keep_alive;  // orders of chunks not yet submitted
-    std::size_t r0 = 0;
-    while (r0 < nq_) {
-      // The longest run of rows from r0 that fits (and stays within one count chunk).
-      const std::size_t end = std::min<std::size_t>(nq_, (r0 / max_rows_ + 1) * max_rows_);
-      std::uint64_t entries = 0;
-      std::size_t r1 = r0;
-      while (r1 < end && entries + lengths[r1] <= max_entries) entries += lengths[r1++];
-      if (r1 == r0)
-        throw vulkan_error("polykern::smooth", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                           concat("row ", r0, " has ", lengths[r0], " neighbours, more than one binding holds"));
+    piece_key last{};                          // the last entry of the piece before
+    for (const row_cut& c : cuts) {
       device_rows<T>& d = out.emplace_back();
-      d.row0 = r0;
-      d.rows = r1 - r0;
-      d.entries = entries;
-      std::vector<std::uint32_t> offsets(d.rows + 1, 0);
-      for (std::size_t i = 0; i < d.rows; ++i) offsets[i + 1] = offsets[i] + static_cast<std::uint32_t>(lengths[r0 + i]);
+      d.row0 = c.row0;
+      d.rows = c.rows;
+      d.entries = c.e1 - c.e0;
+      d.first_entry = c.e0;
+      d.resume = c.resume;
+      d.more = c.more;
+      const std::vector<std::uint32_t> offsets = c.offsets(graph_offsets);
       d.offsets = vulkan::buffer(ctx_, (d.rows + 1) * 4);
-      d.index = vulkan::buffer(ctx_, entries * 4);
-      d.dist = vulkan::buffer(ctx_, entries * sizeof(T));
+      d.index = vulkan::buffer(ctx_, std::max<std::uint64_t>(d.entries, 1) * 4);
+      d.dist = vulkan::buffer(ctx_, std::max<std::uint64_t>(d.entries, 1) * sizeof(T));
       upload_vector(cmd, d.offsets, offsets);
       vulkan::buffer o;
-      const vulkan::buffer& order = order_buffer(cmd, o, r0 / max_rows_, r0, d.rows, d.offsets);
-      dispatch(cmd, r0, d.rows, order, d.offsets, d.index, d.dist, m, r2);
+      const vulkan::buffer& order = order_buffer(cmd, o, c.row0 / max_rows_, c.row0, d.rows, d.offsets);
+      dispatch(cmd, c.row0, d.rows, order, d.offsets, d.index, d.dist, m, r2, c.resume ? &last : nullptr);
       on_chunk(cmd, d);
+      if (c.more) {  // the next chunk resumes this row after its last entry here
+        cmd.download(d.index, &last.index, 4, (d.entries - 1) * 4);
+        cmd.download(d.dist, &last.dist, sizeof(T), (d.entries - 1) * sizeof(T));
+      }
       if (keep_on_device) {
         keep_alive.push_back(std::move(o));
+        if (c.more) cmd.submit();
       } else {
         cmd.submit();
         out.pop_back();
       }
-      r0 = r1;
     }
     if (keep_on_device) cmd.submit();
     return out;
@@ -359,9 +440,28 @@ class graph_builder {
     return {vulkan::binding(b), static_cast<std::uint32_t>((r0 - base) * Dim)};
   }
 
-  // Queries rows [r0, r0 + invocations) against every part of the tree in turn.
+  // The last entry of a piece of a row (its caller index and dist2).
+  struct piece_key {
+    std::uint32_t index = 0;
+    T dist = T(0);
+  };
+
+  // The slot in the tree of caller point `orig` (built on first use: only rows cut into
+  // pieces in tree order need it).
+  std::uint32_t slot_of(std::uint32_t orig) {
+    if (slot_of_.empty()) {
+      slot_of_.assign(t_.n, 0);
+      for (std::size_t slot = 0; slot < t_.perm.size(); ++slot)
+        if (t_.perm[slot] != UINT32_MAX) slot_of_[t_.perm[slot]] = static_cast<std::uint32_t>(slot);
+    }
+    return slot_of_[orig];
+  }
+
+  // Queries rows [r0, r0 + invocations) against every part of the tree in turn; `after`:
+  // row r0 is a resumed piece, taking only the hits after that key.
   void dispatch(vulkan::commands& cmd, std::size_t r0, std::size_t invocations, const vulkan::buffer& o,
-                const vulkan::buffer& rows, const vulkan::buffer& index, const vulkan::buffer& dist, mode m, T r2) {
+                const vulkan::buffer& rows, const vulkan::buffer& index, const vulkan::buffer& dist, mode m, T r2,
+                const piece_key* after = nullptr) {
     const auto& pipe = radius_pipeline<T>(ctx_, Dim);
     const auto [q, query_base] = query_binding(cmd, r0, invocations);
     radius_push<T> push{};
@@ -371,12 +471,19 @@ class graph_builder {
     push.query_base = query_base;
     push.identity_order = order_.empty() ? 1u : 0u;
     push.r2 = r2;
+    if (after) {
+      push.after = 1;
+      push.after_index = after->index;
+      push.after_dist = after->dist;
+      if (m == mode::fill_position) push.after_slot = slot_of(after->index);
+    }
     const grid g = grid_for(ctx_, invocations);
     const std::size_t parts = tree_->parts.size();
     for (std::size_t i = 0; i < parts; ++i) {
       const tree_part& part = tree_->parts[i];
       push.slots = part.slots;
       push.nodes = part.nodes;
+      push.slot0 = part.slot0;
       push.part = (i > 0 ? part_resume : 0u) | (i + 1 == parts ? part_last : 0u);
       cmd.barrier();
       cmd.dispatch(pipe, {part.coords, part.boxes, part.tree_u, q, o, rows, index, dist}, push, g.x, g.y);
@@ -393,6 +500,7 @@ class graph_builder {
   std::vector<std::vector<std::uint32_t>> order_;  // per count chunk: queries relative to its first row
   std::vector<vulkan::buffer> query_buffers_;       // per count chunk (host queries)
   std::shared_ptr<const device_tree<T, Dim>> tree_;
+  std::vector<std::uint32_t> slot_of_;  // caller index -> slot (slot_of)
 };
 
 // Downloads the chunks' rows into a host graph.
@@ -400,7 +508,7 @@ template <class T>
 struct graph_download {
   neighbor_graph<T>& g;
   void operator()(vulkan::commands& cmd, const device_rows<T>& d) const {
-    const std::size_t at = g.offsets[d.row0];
+    const std::size_t at = d.first_entry;
     cmd.download(d.index, g.indices.data() + at, d.entries * 4);
     cmd.download(d.dist, g.dist2.data() + at, d.entries * sizeof(T));
   }

@@ -5,7 +5,11 @@
 // The values are cut into groups of channels so that one group of all rows fits a
 // binding (and a share of the memory budget); host values are uploaded and downloaded
 // per group, vulkan::device_matrix values copied on the device, through the same code
-// (smooth_on_device). Host `out` is written only after every submission has succeeded (so with_fallback
+// (smooth_on_device). A row longer than one chunk holds is cut into pieces over
+// consecutive chunks (kd::gpu::cut_rows): its weight sum and each pass's fold carry over
+// from piece to piece, in the same order. Values whose one channel exceeds a binding are
+// gathered per chunk from blocks of rows (smooth_gather_*.comp) and written through an
+// output window. Host `out` is written only after every submission has succeeded (so with_fallback
 // can rerun on the CPU, even in place). The passes are the CPU's sequence of operations;
 // only exp and the division differ in the last bits, so values agree with the CPU
 // policies to a few ulps per iteration rather than bitwise.
@@ -15,11 +19,15 @@
 #if POLYKERN_HAS_VULKAN
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "../../detail/executor.hpp"
 #include "../../detail/smooth/plans.hpp"
 #include "kdtree.hpp"
+#include "shaders/smooth_gather_f32.spv.hpp"
+#include "shaders/smooth_gather_f64.spv.hpp"
 #include "shaders/smooth_pass_f32.spv.hpp"
 #include "shaders/smooth_pass_f64.spv.hpp"
 #include "shaders/smooth_weights_f32.spv.hpp"
@@ -33,29 +41,100 @@ using kd::gpu::grid_for;
 using kd::gpu::local_size;
 
 template <class T>
-struct weights_push {
-  std::uint32_t rows, row0, pad0, pad1;
+struct weights_push {  // matches Push in smooth_weights_body.glsl
+  std::uint32_t rows, row0, flags, slot1;
   T a;
 };
-struct pass_push {
-  std::uint32_t rows, row0, cols, pad0;
+struct pass_push {  // matches Push in smooth_pass_body.glsl
+  std::uint32_t rows, row0, cols, flags, out_base, entries, pad0, pad1;
+};
+struct gather_push {  // matches Push in smooth_gather_body.glsl
+  std::uint32_t entries, rows, row0, cols, first, last, base, pad0;
+};
+inline constexpr std::uint32_t piece_resume = 1, piece_more = 2, piece_finish = 4;
+
+template <class T>
+std::uint32_t piece_flags(const device_rows<T>& d) {
+  return (d.resume ? piece_resume : 0u) | (d.more ? piece_more : 0u);
+}
+
+// The running sums of the rows cut into pieces (smooth_weights_body.glsl): one slot of
+// two T per split row, a slot a binding alignment apart, each chunk binding the window
+// of its (at most two, consecutive) slots.
+template <class T>
+struct carry_slots {
+  std::uint64_t stride = 2 * sizeof(T);
+  std::vector<std::size_t> first;  // per chunk: the slot of its first split row
+  vulkan::buffer buffer;
+  carry_slots(vulkan::context& ctx, const std::vector<device_rows<T>>& rows) {
+    stride = std::lcm<std::uint64_t>(std::max<std::uint64_t>(1, ctx.info().min_storage_buffer_offset_alignment), stride);
+    std::size_t used = 0, current = 0;  // slots taken; the slot of the row in progress
+    first.resize(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const auto& d = rows[k];
+      if (d.more && !(d.resume && d.rows == 1)) current = used++;  // a new row is cut here
+      first[k] = d.resume && d.more && d.rows > 1 ? current - 1 : current;
+    }
+    buffer = vulkan::buffer(ctx, (used + 2) * stride);  // a window reaches into the slot after its first
+  }
+  std::uint32_t slot1() const { return static_cast<std::uint32_t>(stride / sizeof(T)); }
+  vulkan::binding window(std::size_t chunk) const {
+    return vulkan::binding(buffer, first[chunk] * stride, stride + 2 * sizeof(T));
+  }
 };
 
 template <class T>
 const vulkan::pipeline& weights_pipeline(vulkan::context& ctx) {
   const std::uint32_t spec[] = {local_size};
   if constexpr (sizeof(T) == 4)
-    return ctx.get_pipeline({"smooth.weights_f32", vulkan::shaders::smooth_weights_f32, 4, sizeof(weights_push<T>), spec});
+    return ctx.get_pipeline({"smooth.weights_f32", vulkan::shaders::smooth_weights_f32, 5, sizeof(weights_push<T>), spec});
   else
-    return ctx.get_pipeline({"smooth.weights_f64", vulkan::shaders::smooth_weights_f64, 4, sizeof(weights_push<T>), spec});
+    return ctx.get_pipeline({"smooth.weights_f64", vulkan::shaders::smooth_weights_f64, 5, sizeof(weights_push<T>), spec});
 }
 template <class T>
-const vulkan::pipeline& pass_pipeline(vulkan::context& ctx) {
-  const std::uint32_t spec[] = {local_size, kd::use_fma ? 1u : 0u};
+const vulkan::pipeline& pass_pipeline(vulkan::context& ctx, bool gathered) {
+  const std::uint32_t spec[] = {local_size, kd::use_fma ? 1u : 0u, gathered ? 1u : 0u};
   if constexpr (sizeof(T) == 4)
     return ctx.get_pipeline({"smooth.pass_f32", vulkan::shaders::smooth_pass_f32, 6, sizeof(pass_push), spec});
   else
     return ctx.get_pipeline({"smooth.pass_f64", vulkan::shaders::smooth_pass_f64, 6, sizeof(pass_push), spec});
+}
+template <class T>
+const vulkan::pipeline& gather_pipeline(vulkan::context& ctx) {
+  const std::uint32_t spec[] = {local_size};
+  if constexpr (sizeof(T) == 4)
+    return ctx.get_pipeline({"smooth.gather_f32", vulkan::shaders::smooth_gather_f32, 3, sizeof(gather_push), spec});
+  else
+    return ctx.get_pipeline({"smooth.gather_f64", vulkan::shaders::smooth_gather_f64, 3, sizeof(gather_push), spec});
+}
+
+// Values whose one channel (all n rows) is larger than one binding cannot be bound
+// whole: each chunk's values are gathered from blocks of rows (smooth_gather_body.glsl)
+// and its output bound as a window. Then a chunk's entries plus rows must fit one binding
+// with an alignment to spare: graph_rows_cap() is what cut_rows allows of each (0: the
+// usual limits).
+inline std::uint64_t offset_alignment(vulkan::context& ctx, std::size_t element) {
+  return std::lcm<std::uint64_t>(std::max<std::uint64_t>(1, ctx.info().min_storage_buffer_offset_alignment), element);
+}
+template <class T>
+bool channel_exceeds_binding(vulkan::context& ctx, std::size_t n) {
+  return std::uint64_t{n} * sizeof(T) > ctx.max_binding_bytes();
+}
+template <class T>
+std::uint64_t graph_rows_cap(vulkan::context& ctx, std::size_t n) {
+  if (!channel_exceeds_binding<T>(ctx, n)) return 0;
+  const std::uint64_t binding = ctx.max_binding_bytes(), align = offset_alignment(ctx, sizeof(T));
+  return std::max<std::uint64_t>(1, (binding > align ? binding - align : 0) / (2 * sizeof(T)));
+}
+// The binding of rows [first, first + rows) of an n x cols buffer (cols channels a row)
+// from an aligned offset, and the element where row `first` starts in it.
+template <class T>
+std::pair<vulkan::binding, std::uint32_t> row_window(vulkan::context& ctx, const vulkan::buffer& b, std::size_t first,
+                                                     std::size_t rows, std::size_t cols) {
+  const std::uint64_t align = offset_alignment(ctx, sizeof(T)), at = std::uint64_t{first} * cols * sizeof(T),
+                      from = at / align * align;
+  return {vulkan::binding(b, from, at - from + std::uint64_t{rows} * cols * sizeof(T)),
+          static_cast<std::uint32_t>((at - from) / sizeof(T))};
 }
 
 // Weighs and smooths over the device chunks `rows` (the graph of n rows) a matrix of
@@ -68,31 +147,75 @@ template <class T, class Load, class Store>
 void smooth_on_device(vulkan::context& ctx, const std::vector<device_rows<T>>& rows, std::size_t n, std::size_t cols,
                       T a, std::size_t iterations, const Load& load, const Store& store) {
   if (n == 0 || cols == 0) return;
-  kd::gpu::require_binding(ctx, n * sizeof(T), "one channel of the values");
+  const bool gathered = channel_exceeds_binding<T>(ctx, n);  // then one channel a group
   const std::uint64_t limit = std::max<std::uint64_t>(kd::gpu::chunk_bytes(ctx), n * sizeof(T));
   const std::size_t group = std::min<std::size_t>(cols, limit / (n * sizeof(T)));
   vulkan::commands cmd(ctx);
   std::vector<vulkan::buffer> keep;
-  for (const auto& d : rows) {
+  const carry_slots<T> carry(ctx, rows);
+  // Weights: a chunk that resumes a row waits for the chunk before (its running sum);
+  // then the pieces before each split row's last are normalised with the row's total.
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& d = rows[k];
     keep.emplace_back(ctx, std::max<std::size_t>(d.rows, 1) * 4);
-    const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0), 0, 0, a};
+    if (d.resume) cmd.barrier();
+    const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0), piece_flags(d), carry.slot1(), a};
     const auto g = grid_for(ctx, d.rows);
-    cmd.dispatch(weights_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep.back()}, push, g.x, g.y);
+    cmd.dispatch(weights_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep.back(), carry.window(k)}, push, g.x, g.y);
   }
   cmd.barrier();
+  bool finished = false;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const auto& d = rows[k];
+    if (!d.more) continue;
+    const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0),
+                               piece_flags(d) | piece_finish, carry.slot1(), a};
+    const auto g = grid_for(ctx, d.rows);
+    cmd.dispatch(weights_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep[k], carry.window(k)}, push, g.x, g.y);
+    finished = true;
+  }
+  if (finished) cmd.barrier();
   vulkan::buffer buf[2] = {vulkan::buffer(ctx, n * group * sizeof(T)), vulkan::buffer(ctx, n * group * sizeof(T))};
+  std::vector<vulkan::buffer> gathered_values;  // per chunk: its entries' values, then its rows'
+  std::size_t block_rows = n;                   // rows of the values one gather dispatch binds
+  if (gathered) {
+    for (const auto& d : rows) gathered_values.emplace_back(ctx, (d.entries + d.rows) * sizeof(T));
+    const std::uint64_t align = offset_alignment(ctx, sizeof(T)), binding = ctx.max_binding_bytes();
+    block_rows = std::max<std::uint64_t>(1, (binding > align ? binding - align : 0) / (group * sizeof(T)));
+  }
   for (std::size_t c0 = 0; c0 < cols; c0 += group) {
     const std::size_t cg = std::min(group, cols - c0);
     load(cmd, c0, cg, buf[0]);
     cmd.barrier();
     std::size_t cur = 0;
     for (std::size_t it = 0; it < iterations; ++it) {
+      if (gathered) {
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          const auto& d = rows[k];
+          const auto g = grid_for(ctx, (d.entries + d.rows) * cg);
+          for (std::size_t first = 0; first < n; first += block_rows) {
+            const std::size_t last = std::min(n, first + block_rows);
+            const auto [block, base] = row_window<T>(ctx, buf[cur], first, last - first, cg);
+            const gather_push push{static_cast<std::uint32_t>(d.entries), static_cast<std::uint32_t>(d.rows),
+                                   static_cast<std::uint32_t>(d.row0), static_cast<std::uint32_t>(cg),
+                                   static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(last), base, 0};
+            cmd.dispatch(gather_pipeline<T>(ctx), {d.index, block, gathered_values[k]}, push, g.x, g.y);
+          }
+        }
+        cmd.barrier();
+      }
       for (std::size_t k = 0; k < rows.size(); ++k) {
         const auto& d = rows[k];
+        if (d.resume) cmd.barrier();  // it goes on from the partial sums of the chunk before
+        const auto [out_rows, out_base] = gathered ? row_window<T>(ctx, buf[1 - cur], d.row0, d.rows, cg)
+                                                   : std::pair{vulkan::binding(buf[1 - cur]),
+                                                               static_cast<std::uint32_t>(d.row0 * cg)};
+        const vulkan::binding in = gathered ? vulkan::binding(gathered_values[k]) : vulkan::binding(buf[cur]);
         const pass_push push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0),
-                             static_cast<std::uint32_t>(cg), 0};
+                             static_cast<std::uint32_t>(cg), d.resume ? piece_resume : 0u, out_base,
+                             static_cast<std::uint32_t>(d.entries), 0, 0};
         const auto g = grid_for(ctx, d.rows * cg);
-        cmd.dispatch(pass_pipeline<T>(ctx), {d.offsets, d.index, d.dist, keep[k], buf[cur], buf[1 - cur]}, push, g.x,
+        cmd.dispatch(pass_pipeline<T>(ctx, gathered), {d.offsets, d.index, d.dist, keep[k], in, out_rows}, push, g.x,
                      g.y);
       }
       cmd.barrier();
@@ -142,36 +265,31 @@ void copy_channels(vulkan::commands& cmd, const vulkan::buffer& matrix, const vu
   }
 }
 
-// A host graph's rows uploaded in chunks that fit one binding each.
+// A host graph's rows uploaded in chunks that fit one binding each (cut_rows: a row
+// longer than that is cut into pieces over consecutive chunks).
 template <class T>
-std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_graph<T>& g) {
+std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_graph<T>& g, std::uint64_t cap) {
   std::vector<device_rows<T>> out;
-  const std::size_t n = g.rows();
   const std::uint64_t limit = ctx.max_binding_bytes();
-  const std::uint64_t max_entries = limit / std::max<std::size_t>(sizeof(T), 4), max_rows = limit / 4 - 1;
+  std::uint64_t max_entries = limit / std::max<std::size_t>(sizeof(T), 4), max_rows = limit / 4 - 1;
+  if (cap) max_entries = std::min(max_entries, cap), max_rows = std::min(max_rows, cap);
   vulkan::commands cmd(ctx);
-  std::vector<std::uint32_t> offsets;
-  std::size_t r0 = 0;
-  while (r0 < n) {
-    std::size_t r1 = r0;
-    while (r1 < n && r1 - r0 < max_rows && g.offsets[r1 + 1] - g.offsets[r0] <= max_entries) ++r1;
-    if (r1 == r0)
-      throw vulkan_error("gaussian_smooth", vulkan::result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY),
-                         concat("row ", r0, " has more neighbours than one binding holds"));
+  for (const kd::gpu::row_cut& c : kd::gpu::cut_rows(g.offsets, g.rows(), max_entries, max_rows, [](std::size_t) { return false; })) {
     device_rows<T>& d = out.emplace_back();
-    d.row0 = r0;
-    d.rows = r1 - r0;
-    d.entries = g.offsets[r1] - g.offsets[r0];
-    offsets.resize(d.rows + 1);
-    for (std::size_t i = 0; i <= d.rows; ++i) offsets[i] = static_cast<std::uint32_t>(g.offsets[r0 + i] - g.offsets[r0]);
+    d.row0 = c.row0;
+    d.rows = c.rows;
+    d.entries = c.e1 - c.e0;
+    d.first_entry = c.e0;
+    d.resume = c.resume;
+    d.more = c.more;
+    const std::vector<std::uint32_t> offsets = c.offsets(g.offsets);
     d.offsets = vulkan::buffer(ctx, offsets.size() * 4);
-    d.index = vulkan::buffer(ctx, d.entries * 4);
-    d.dist = vulkan::buffer(ctx, d.entries * sizeof(T));
+    d.index = vulkan::buffer(ctx, std::max<std::size_t>(d.entries, 1) * 4);
+    d.dist = vulkan::buffer(ctx, std::max<std::size_t>(d.entries, 1) * sizeof(T));
     cmd.upload(d.offsets, offsets.data(), offsets.size() * 4);
-    cmd.upload(d.index, g.indices.data() + g.offsets[r0], d.entries * 4);
-    cmd.upload(d.dist, g.dist2.data() + g.offsets[r0], d.entries * sizeof(T));
-    cmd.submit();  // the offsets staging vector is reused
-    r0 = r1;
+    cmd.upload(d.index, g.indices.data() + c.e0, d.entries * 4);
+    cmd.upload(d.dist, g.dist2.data() + c.e0, d.entries * sizeof(T));
+    cmd.submit();  // one chunk's staging at a time
   }
   return out;
 }
@@ -197,7 +315,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const graph_plan<T>& pla
     result.resize(values.rows * values.cols);
     for (std::size_t r = 0; r < values.rows; ++r) std::copy_n(values.row(r), values.cols, result.data() + r * values.cols);
   } else {
-    const auto rows = gpu::upload_graph(ctx, g);
+    const auto rows = gpu::upload_graph(ctx, g, gpu::graph_rows_cap<T>(ctx, g.rows()));
     gpu::smooth_host_values(ctx, rows, g.rows(), values, a, iterations, result);
   }
   gpu::write_out(result, out);
@@ -226,7 +344,7 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const device_graph_plan<
     cmd.submit();
     return;
   }
-  const auto rows = gpu::upload_graph(ctx, plan.graph);
+  const auto rows = gpu::upload_graph(ctx, plan.graph, gpu::graph_rows_cap<T>(ctx, n));
   const auto load = [&](vulkan::commands& cmd, std::size_t c0, std::size_t cg, const vulkan::buffer& b) {
     gpu::copy_channels<T>(cmd, *d.values, b, n, cols, c0, cg, true);
   };
@@ -255,7 +373,8 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, 
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
   // All hits in tree order (as the CPU sums them), or the nearest `keep` by distance.
   const auto m = keep ? kd::gpu::mode::fill_distance : kd::gpu::mode::fill_position;
-  const auto rows = builder.fill(lengths, m, r2, true, [](vulkan::commands&, const auto&) {});
+  const auto rows = builder.fill(lengths, m, r2, true, [](vulkan::commands&, const auto&) {},
+                                 gpu::graph_rows_cap<T>(ctx, points.count));
   std::vector<T> result;
   if (iterations == 0) {
     result.resize(values.rows * values.cols);

@@ -17,6 +17,12 @@
 // the rest of its rows padded with the key (+inf, NONE), larger than every real key; a
 // resumed part adds to the count (mode 0), appends after the filled prefix (mode 1: tree
 // order is part order), or goes on with the full heap (modes 2, 3); the last part sorts.
+//
+// A row longer than one binding holds is filled in pieces, one chunk after another: a
+// chunk's last row may be the first piece (the row's capacity is the room left), and a
+// chunk's query 0 may resume a row (pc.after): it takes only the hits after the last of
+// the piece before, in tree order (mode 1: global slot > after_slot) or in key order
+// (modes 2, 3: key > (after_dist, after_index)), so the pieces concatenated are the row.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint DIM = 3;
 
@@ -38,7 +44,12 @@ layout(push_constant) uniform Push {
   uint query_base;      // element of `queries` where the chunk's query 0 starts
   uint identity_order;  // 1: invocation i is query i (`order` is not read)
   uint part;            // RESUME | LAST; an uncut tree is LAST only
+  uint slot0;           // the part's first slot in the whole tree
+  uint after;           // 1: query 0 resumes a row cut into pieces
+  uint after_slot;      // mode 1: the global slot of the piece before's last hit
+  uint after_index;     // modes 2, 3: the piece before's last key (with after_dist)
   T r2;
+  T after_dist;
 } pc;
 
 const uint LEAF = 0x80000000u;
@@ -126,6 +137,7 @@ void main() {
     }
   }
   bool knn = mode == 3;
+  bool resumed_piece = pc.after != 0u && qi == 0u;
   T bound = pc.r2;  // hits must be <= bound; for knn, the k-th key once the heap is full
   if (knn && size == capacity) bound = out_dist[row_begin];
 
@@ -158,6 +170,8 @@ void main() {
         if (!knn && !(s <= bound)) continue;
         if (knn && size == capacity && s > bound) continue;
         uint orig = tree_u[slot];
+        if (resumed_piece && (mode == 1 ? pc.slot0 + slot <= pc.after_slot
+                                        : !key_less(pc.after_dist, pc.after_index, s, orig))) continue;
         if (mode == 0) {
           ++count;
         } else if (mode == 1) {
