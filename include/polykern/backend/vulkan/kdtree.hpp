@@ -246,6 +246,19 @@ struct row_cut {
   }
 };
 
+// Appends the chunk that cut `c` describes to `out` (its buffers are the caller's to make).
+template <class T>
+device_rows<T>& add_rows(std::vector<device_rows<T>>& out, const row_cut& c) {
+  device_rows<T>& d = out.emplace_back();
+  d.row0 = c.row0;
+  d.rows = c.rows;
+  d.entries = c.e1 - c.e0;
+  d.first_entry = c.e0;
+  d.resume = c.resume;
+  d.more = c.more;
+  return d;
+}
+
 // Cuts the n rows of a graph (CSR `offsets`, n + 1 of them) into chunks of at most
 // max_entries entries and max_rows rows, in order. Rows stay whole where they fit one
 // chunk; a row longer than max_entries starts in the room the chunk before leaves and
@@ -370,13 +383,7 @@ class graph_builder {
     std::vector<vulkan::buffer> keep_alive;  // orders of chunks not yet submitted
     piece_key last{};                          // the last entry of the piece before
     for (const row_cut& c : cuts) {
-      device_rows<T>& d = out.emplace_back();
-      d.row0 = c.row0;
-      d.rows = c.rows;
-      d.entries = c.e1 - c.e0;
-      d.first_entry = c.e0;
-      d.resume = c.resume;
-      d.more = c.more;
+      device_rows<T>& d = add_rows(out, c);
       const std::vector<std::uint32_t> offsets = c.offsets(graph_offsets);
       d.offsets = vulkan::buffer(ctx_, (d.rows + 1) * 4);
       d.index = vulkan::buffer(ctx_, std::max<std::uint64_t>(d.entries, 1) * 4);

@@ -275,13 +275,7 @@ std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_gr
   if (cap) max_entries = std::min(max_entries, cap), max_rows = std::min(max_rows, cap);
   vulkan::commands cmd(ctx);
   for (const kd::gpu::row_cut& c : kd::gpu::cut_rows(g.offsets, g.rows(), max_entries, max_rows, [](std::size_t) { return false; })) {
-    device_rows<T>& d = out.emplace_back();
-    d.row0 = c.row0;
-    d.rows = c.rows;
-    d.entries = c.e1 - c.e0;
-    d.first_entry = c.e0;
-    d.resume = c.resume;
-    d.more = c.more;
+    device_rows<T>& d = kd::gpu::add_rows(out, c);
     const std::vector<std::uint32_t> offsets = c.offsets(g.offsets);
     d.offsets = vulkan::buffer(ctx, offsets.size() * 4);
     d.index = vulkan::buffer(ctx, std::max<std::size_t>(d.entries, 1) * 4);
