@@ -385,6 +385,29 @@ TEST(VulkanDevicePointsKdtree, vulkan_ACutDoubleTreeIn2DEqualsTheUncutTree) {
   expect_silent(small);
 }
 
+namespace {
+
+// smooth_neighbors on a context whose bindings hold `binding_bytes` equals it on the
+// default context, bitwise, with every neighbour kept and with the nearest `keep`.
+void expect_smooth_neighbors_cut_equals_uncut(pk::points_view<const float> pts, pk::matrix_view<const float> v,
+                                              std::uint64_t binding_bytes, std::size_t keep_nearest) {
+  const std::size_t n = v.rows, cols = v.cols;
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  small.limit_binding_bytes_for_testing(binding_bytes);
+  const pk::smooth_options o{.sigma = 0.04, .iterations = 2};
+  for (const std::size_t keep : {std::size_t{0}, keep_nearest}) {
+    SCOPED_TRACE(keep);
+    std::vector<float> want(n * cols), got(n * cols);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
+    pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
+    EXPECT_EQ(got, want);
+  }
+  expect_silent(small);
+}
+
+}  // namespace
+
 TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsOnACutTreeEqualsTheUncutTree) {
   // smooth_neighbors' own tree is cut the same way; its rows (in tree order, or the
   // nearest `keep`) carry over from part to part.
@@ -393,18 +416,8 @@ TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsOnACutTreeEqualsTheUncutTre
   const auto values = random_values<float>(n * cols, 26);
   const pk::points_view<const float> pts(p.data(), n);
   const pk::matrix_view<const float> v(values.data(), n, cols);
-  vk::context& whole = vk::default_context();
-  vk::context small(env_options());
-  small.limit_binding_bytes_for_testing(8 << 10);  // one channel (8000 bytes) fits; the tree (24 KB) does not
-  const pk::smooth_options o{.sigma = 0.04, .iterations = 2};
-  for (const std::size_t keep : {std::size_t{0}, std::size_t{6}}) {
-    SCOPED_TRACE(keep);
-    std::vector<float> want(n * cols), got(n * cols);
-    pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
-    pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
-    EXPECT_EQ(got, want);
-  }
-  expect_silent(small);
+  // one channel (8000 bytes) fits 8 KiB; the tree (24 KB) does not
+  expect_smooth_neighbors_cut_equals_uncut(pts, v, 8 << 10, 6);
 }
 
 TEST(VulkanDevicePointsKdtree, vulkan_ARowLongerThanOneBindingIsFilledInPiecesAndEqualsTheCpuRow) {
@@ -629,18 +642,7 @@ TEST(VulkanDevicePointsSmooth, vulkan_SmoothNeighborsWithRowsAndChannelsLargerTh
   const auto values = random_values<float>(n * cols, 36);
   const pk::points_view<const float> pts(p.data(), n);
   const pk::matrix_view<const float> v(values.data(), n, cols);
-  vk::context& whole = vk::default_context();
-  vk::context small(env_options());
-  small.limit_binding_bytes_for_testing(2 << 10);
-  const pk::smooth_options o{.sigma = 0.04, .iterations = 2};
-  for (const std::size_t keep : {std::size_t{0}, std::size_t{280}}) {
-    SCOPED_TRACE(keep);
-    std::vector<float> want(n * cols), got(n * cols);
-    pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, pts, v, pk::matrix_view<float>(want.data(), n, cols), 0.08f, o, keep);
-    pk::smooth_neighbors(pk::exec::vulkan_policy{small}, pts, v, pk::matrix_view<float>(got.data(), n, cols), 0.08f, o, keep);
-    EXPECT_EQ(got, want);
-  }
-  expect_silent(small);
+  expect_smooth_neighbors_cut_equals_uncut(pts, v, 2 << 10, 280);
 }
 
 TEST(VulkanDevicePointsSmooth, vulkan_MatrixOfAnotherContextOrShapeIsAnInvalidArgument) {
