@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def run_family(binary, repetitions, min_time, extra):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         path = out.name
     cmd = [binary, f"--benchmark_out={path}", "--benchmark_out_format=json",
-           f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
+           f"--benchmark_repetitions={repetitions}", "--benchmark_display_aggregates_only=true",
            f"--benchmark_min_time={min_time}"] + extra
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
     subprocess.run(cmd, check=True, stdout=sys.stderr)
@@ -79,20 +80,21 @@ def to_ms(entry):
     return entry["real_time"] * scale
 
 
-def medians(data):
-    """{(workload, size): {impl: ms}} from the median aggregates."""
-    rows = {}
-    for b in data.get("benchmarks", []):
-        if b.get("aggregate_name") != "median" or b.get("error_occurred"):
-            continue
-        name = b.get("run_name", b["name"].rsplit("_median", 1)[0])
-        parts = name.split("/")
-        if len(parts) < 3:
-            continue
-        workload, impl, size = parts[0], parts[1], "/".join(parts[2:])
-        size = re.sub(r"/(real_time|iterations:\d+|repeats:\d+|min_time:[\d.]+)", "", size)
-        rows.setdefault((workload, size), {})[impl] = to_ms(b)
-    return rows
+def medians(*runs):
+    """{(workload, size): {impl: ms}}: per row, the median of every repetition of `runs`
+    (several runs of one binary, e.g. the rounds of an interleaved -O3/-O2 comparison)."""
+    times = {}
+    for data in runs:
+        for b in data.get("benchmarks", []):
+            if b.get("run_type") != "iteration" or b.get("error_occurred"):
+                continue
+            parts = b.get("run_name", b["name"]).split("/")
+            if len(parts) < 3:
+                continue
+            workload, impl, size = parts[0], parts[1], "/".join(parts[2:])
+            size = re.sub(r"/(real_time|iterations:\d+|repeats:\d+|min_time:[\d.]+)", "", size)
+            times.setdefault((workload, size), {}).setdefault(impl, []).append(to_ms(b))
+    return {key: {impl: statistics.median(v) for impl, v in impls.items()} for key, impls in times.items()}
 
 
 def impl_key(impl):
@@ -270,6 +272,7 @@ def main():
     ap.add_argument("--print", action="store_true", help="print the tables; do not write docs/")
     ap.add_argument("--headline", action="store_true", help="only the demo's headline row of each family")
     ap.add_argument("--o2-build", default="", help="a second build of the same benchmarks at -O2: adds an -O2 vs -O3 table")
+    ap.add_argument("--rounds", type=int, default=2, help="with --o2-build: interleaved -O3/-O2 rounds per family")
     ap.add_argument("--out", default="docs/benchmarks.md")
     args = ap.parse_args()
 
@@ -285,12 +288,19 @@ def main():
         if args.headline and not pattern:
             continue
         extra = [f"--benchmark_filter={pattern}"] if pattern else []
-        rows.update(medians(run_family(binary, args.repetitions, args.min_time, extra)))
+        o2_binary = os.path.join(args.o2_build, "bench", f"bench_{family}") if args.o2_build else ""
+        if o2_binary and os.path.exists(o2_binary):
+            # Interleaved rounds, -O3 then -O2, so that the two builds see the same drift
+            # of a shared machine; each row's median is over every round's repetitions.
+            o3_runs, o2_runs = [], []
+            for _ in range(args.rounds):
+                o3_runs.append(run_family(binary, args.repetitions, args.min_time, extra))
+                o2_runs.append(run_family(o2_binary, args.repetitions, args.min_time, extra))
+            rows.update(medians(*o3_runs))
+            o2_rows.update(medians(*o2_runs))
+        else:
+            rows.update(medians(run_family(binary, args.repetitions, args.min_time, extra)))
         ran.append(family)
-        if args.o2_build:
-            o2_binary = os.path.join(args.o2_build, "bench", f"bench_{family}")
-            if os.path.exists(o2_binary):
-                o2_rows.update(medians(run_family(o2_binary, args.repetitions, args.min_time, extra)))
     if not rows:
         sys.exit("report: no benchmark results")
 
@@ -311,6 +321,12 @@ def main():
     when = datetime.date.today().isoformat()
     env = "OMP_WAIT_POLICY=" + os.environ["OMP_WAIT_POLICY"] + " " if "OMP_WAIT_POLICY" in os.environ else ""
     command = f"{env}python3 bench/report.py --build {args.build} --families {','.join(ran)} --repetitions {args.repetitions} --min-time {args.min_time}"
+    if args.o2_build:
+        command += f" --o2-build {args.o2_build} --rounds {args.rounds}"
+    if args.filter:
+        command += f" --filter='{args.filter}'"
+    rounds_text = (f" in each of {args.rounds} rounds that alternate the -O3 and the -O2 binary"
+                   if args.o2_build else "")
     kept = kept_sections(args.out)
     with open(args.out, "w") as f:
         f.write(f"""# Benchmarks
@@ -319,7 +335,7 @@ Generated by `bench/report.py` on {when}. Do not edit by hand: rerun it.
 
 - **Machine:** {machine(args.build)}
 - **Command:** `bash examples/demo.sh` builds everything; then `{command}`
-- Medians of {args.repetitions} repetitions; every ratio is between rows of the same run
+- Medians of {args.repetitions} repetitions{rounds_text}; every ratio is between rows of the same run
   (policies and peers are rows of one Google Benchmark binary). The shared 2-core machines
   drift in absolute time; the ratios are what to compare.
 

@@ -69,10 +69,16 @@ struct body {
 
 // Scalar loop over points [begin, end) of one segment.
 template <kind K, class T>
-inline void run_scalar_range(const job<T>& j, const body<K, T>& f, std::size_t begin, std::size_t end) {
+inline void run_scalar_range(const job<T>& j, const body<K, T>& coefficients, std::size_t begin, std::size_t end) {
+  // A local copy: the stores through q could alias the caller's coefficients, and -O2
+  // would then reload all twelve after every point (-O3 versions the loop instead).
+  const body<K, T> f = coefficients;
+  T* const out = j.out;
+  const T* const in = j.in;
+  const std::ptrdiff_t in_stride = j.in_stride, out_stride = j.out_stride;
   for (std::size_t i = begin; i < end; ++i) {
-    const T* p = j.in + static_cast<std::ptrdiff_t>(i) * j.in_stride;
-    T* q = j.out + static_cast<std::ptrdiff_t>(i) * j.out_stride;
+    const T* p = in + static_cast<std::ptrdiff_t>(i) * in_stride;
+    T* q = out + static_cast<std::ptrdiff_t>(i) * out_stride;
     T x, y, z;
     f(p[0], p[1], p[2], x, y, z);  // reads all three before writing: in place is safe
     q[0] = x, q[1] = y, q[2] = z;
