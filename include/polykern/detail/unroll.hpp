@@ -26,8 +26,10 @@
 
 namespace polykern::detail {
 
+// Always inlined itself (the expansion is the point; a call would put its caller's arrays
+// in memory), the bodies f are inlined by the caller's POLYKERN_FLATTEN where needed.
 template <std::size_t N, class F>
-inline void static_for(F&& f) {
+POLYKERN_ALWAYS_INLINE void static_for(F&& f) {
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (f(std::integral_constant<std::size_t, I>{}), ...);
   }(std::make_index_sequence<N>{});
