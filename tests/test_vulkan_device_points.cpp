@@ -292,7 +292,7 @@ std::vector<T> with_duplicates(std::size_t n, unsigned seed) {
 // the context's binding limit).
 template <class T, std::size_t Dim>
 std::size_t parts_on(vk::context& ctx, const pk::kdtree<T, Dim>& tree) {
-  return pk::detail::kd::gpu::device_tree<T, Dim>(ctx, tree.data()).parts.size();
+  return pk::detail::kd::gpu::device_tree<T, Dim>(ctx, tree.data()).cut.size();
 }
 
 // Radius (all, capped, zero radius: only the duplicates) and knn queries of `tree` on the
@@ -368,6 +368,53 @@ TEST(VulkanDevicePointsKdtree, vulkan_ATreeLargerThanOneBindingIsCutIntoPartsAnd
   expect_silent(small);
   expect_silent(tiny);
   expect_silent(whole);
+}
+
+TEST(VulkanDevicePointsKdtree, vulkan_ATreeLargerThanTheMemoryBudgetIsStreamedAndEqualsTheCpuGraph) {
+  // 300k points: about 6 MB of tree arrays against a budget of 4 MiB, so the context keeps
+  // none of it; each query pass uploads the parts (arrays of at most 512 KiB) one at a time.
+  const std::size_t n = 300000, nq = 3000;
+  const auto p = with_duplicates<float, 3>(n, 31);
+  auto qv = random_values<float>(3 * nq, 32, -0.05, 1.05);
+  for (std::size_t d = 0; d < 3; ++d) qv[d] = 0.5f;  // on the 40 coincident points
+  const pk::points_view<const float> pts(p.data(), n), q(qv.data(), nq);
+  const pk::kdtree<float> tree(pk::exec::openmp, pts);
+  vk::context ctx(env_options());
+  const std::uint64_t budget = 4 << 20;
+  ctx.limit_memory_budget_for_testing(budget);
+  ctx.set_pool_limit(0);  // a buffer let go is freed at once: held bytes are bytes in use
+  const pk::detail::kd::gpu::device_tree<float, 3> plan(ctx, tree.data());
+  ASSERT_TRUE(plan.streamed);
+  EXPECT_TRUE(plan.parts.empty());
+  std::uint64_t tree_bytes = 0;
+  for (const auto& s : plan.cut) tree_bytes += pk::detail::kd::gpu::shape_of(tree.data(), s).bytes;
+  EXPECT_GT(tree_bytes, budget);  // more than the whole budget
+  EXPECT_GE(plan.cut.size(), 8u);
+
+  const pk::exec::vulkan_policy policy{ctx};
+  const vk::device_points<float> dq(ctx, q);
+  for (const std::size_t keep : {std::size_t{0}, std::size_t{4}}) {
+    SCOPED_TRACE(::testing::Message() << "keep " << keep);
+    const auto want = pk::radius_neighbors(pk::exec::openmp, tree, q, 0.02f, keep);
+    ctx.reset_stats();
+    EXPECT_EQ(pk::radius_neighbors(policy, tree, q, 0.02f, keep), want);
+    EXPECT_GE(ctx.stats().bytes_uploaded, 2 * tree_bytes);  // the count pass and the fill pass
+    EXPECT_GE(ctx.stats().submissions, 2 * plan.cut.size());
+    EXPECT_LT(ctx.peak_held_bytes(), budget);
+    EXPECT_EQ(pk::radius_neighbors(policy, tree, dq, 0.02f, keep), want);
+  }
+  const auto want_k = pk::knn_neighbors(pk::exec::openmp, tree, q, 9);
+  ctx.reset_stats();
+  EXPECT_EQ(pk::knn_neighbors(policy, tree, q, 9), want_k);
+  EXPECT_EQ(pk::knn_neighbors(policy, tree, dq, 9), want_k);
+  EXPECT_LT(ctx.peak_held_bytes(), budget);
+  // Built under the policy: nothing is uploaded at the build, the queries stream it.
+  ctx.reset_stats();
+  const pk::kdtree<float> built(policy, pts);
+  EXPECT_EQ(ctx.stats().bytes_uploaded, 0u);
+  EXPECT_EQ(pk::knn_neighbors(policy, built, q, 3), pk::knn_neighbors(pk::exec::openmp, built, q, 3));
+  EXPECT_LT(ctx.peak_held_bytes(), budget);
+  expect_silent(ctx);
 }
 
 TEST(VulkanDevicePointsKdtree, vulkan_ACutDoubleTreeIn2DEqualsTheUncutTree) {

@@ -210,7 +210,12 @@ class context {
   }
   void reset_stats() {
     uploaded_ = 0, downloaded_ = 0, submissions_ = 0, allocations_ = 0;
+    peak_held_bytes_ = held_bytes_.load();
   }
+  // Device and staging memory the context holds now (its idle pool included), and the most
+  // it held at once since creation or reset_stats(): what a streamed tree keeps bounded.
+  std::uint64_t held_bytes() const { return held_bytes_.load(); }
+  std::uint64_t peak_held_bytes() const { return peak_held_bytes_.load(); }
   void count_upload(std::size_t bytes) { uploaded_.fetch_add(bytes, std::memory_order_relaxed); }
   void count_download(std::size_t bytes) { downloaded_.fetch_add(bytes, std::memory_order_relaxed); }
 
@@ -418,7 +423,9 @@ class context {
       free_allocation(a.release());
       throw;
     }
-    held_bytes_ += capacity;
+    const std::size_t held = held_bytes_ += capacity;
+    for (std::size_t peak = peak_held_bytes_.load(); held > peak && !peak_held_bytes_.compare_exchange_weak(peak, held);) {
+    }
     return a.release();
   }
 
@@ -759,7 +766,7 @@ class context {
   std::vector<std::unique_ptr<recorder>> idle_recorders_;
   std::mutex pool_mutex_;                           // idle_
   std::vector<std::unique_ptr<allocation>> idle_;  // oldest first
-  std::atomic<std::size_t> idle_bytes_{0}, held_bytes_{0}, pool_limit_{0};
+  std::atomic<std::size_t> idle_bytes_{0}, held_bytes_{0}, peak_held_bytes_{0}, pool_limit_{0};
   std::mutex residents_mutex_;
   std::vector<std::pair<std::weak_ptr<const void>, std::shared_ptr<const void>>> residents_;
   mutable std::mutex messages_mutex_;

@@ -164,47 +164,83 @@ void cut_tree(const tree_data<T, Dim>& t, subtree s, std::uint64_t limit, std::v
   cut_tree(t, {s.node + 2 * left, s.first_leaf + left, s.leaves - left}, limit, out);
 }
 
+// Where a part lies in the whole tree's arrays, and the device bytes it takes.
+struct part_shape {
+  std::size_t slots = 0, nodes = 0, slot0 = 0;
+  std::uint64_t bytes = 0;
+};
+template <class T, std::size_t Dim>
+part_shape shape_of(const tree_data<T, Dim>& t, const subtree& s) {
+  part_shape p;
+  p.slots = s.points ? s.points : s.leaves * t.leaf_stride;
+  p.nodes = s.leaves ? 2 * s.leaves - 1 : 0;
+  p.slot0 = s.first_leaf * t.leaf_stride + s.first_point;
+  p.bytes = (Dim * p.slots + p.nodes * 2 * Dim) * sizeof(T) + (p.slots + 2 * p.nodes) * sizeof(std::uint32_t);
+  return p;
+}
+
+// Records the upload of subtree `s` of `t` as a tree of its own (`whole`: s is the whole
+// tree, whose arrays go up as they are).
+template <class T, std::size_t Dim>
+tree_part upload_part(vulkan::commands& cmd, const tree_data<T, Dim>& t, const subtree& s, bool whole) {
+  vulkan::context& ctx = cmd.ctx();
+  const part_shape shape = shape_of(t, s);
+  const std::size_t slots = shape.slots, nodes = shape.nodes, slot0 = shape.slot0;
+  tree_part p;
+  p.slots = static_cast<std::uint32_t>(slots);
+  p.nodes = static_cast<std::uint32_t>(nodes);
+  p.slot0 = static_cast<std::uint32_t>(slot0);
+  p.coords = vulkan::buffer(ctx, Dim * slots * sizeof(T));
+  p.boxes = vulkan::buffer(ctx, nodes * 2 * Dim * sizeof(T));
+  p.tree_u = vulkan::buffer(ctx, (slots + 2 * nodes) * sizeof(std::uint32_t));
+  if (whole) {
+    cmd.upload(p.coords, t.coords.data(), t.coords.size() * sizeof(T));
+    cmd.upload(p.boxes, t.box.data(), t.box.size() * sizeof(T));
+    cmd.upload(p.tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
+    cmd.upload(p.tree_u, t.link.data(), t.link.size() * sizeof(std::uint32_t), t.perm.size() * sizeof(std::uint32_t));
+    return p;
+  }
+  for (std::size_t d = 0; d < Dim; ++d) cmd.upload(p.coords, t.coord(d) + slot0, slots * sizeof(T), d * slots * sizeof(T));
+  cmd.upload(p.boxes, t.box.data() + s.node * 2 * Dim, nodes * 2 * Dim * sizeof(T));
+  cmd.upload(p.tree_u, t.perm.data() + slot0, slots * sizeof(std::uint32_t));
+  auto* links = static_cast<std::uint32_t*>(
+      cmd.upload_area(p.tree_u, 2 * nodes * sizeof(std::uint32_t), slots * sizeof(std::uint32_t)));
+  for (std::size_t j = 0; j < nodes; ++j) {
+    const std::uint32_t first = t.link[2 * (s.node + j)], second = t.link[2 * (s.node + j) + 1];
+    const std::size_t base = (second & leaf_flag) ? s.first_leaf : s.node;  // leaf number, or right child
+    links[2 * j] = static_cast<std::uint32_t>(first - base);
+    links[2 * j + 1] = second;
+  }
+  if (s.points) links[1] = leaf_flag | static_cast<std::uint32_t>(s.points);  // a run of the leaf's points
+  return p;
+}
+
 // The tree on the device: one part when its arrays fit one binding (and a share of the
-// memory budget), else the subtrees cut_tree chooses, each uploaded as a tree of its own
-// and queried in turn (radius_body.glsl: the rows carry over from part to part).
+// memory budget), else the subtrees cut_tree chooses, each a tree of its own, queried in
+// turn (radius_body.glsl: the rows carry over from part to part). The parts are uploaded
+// once and kept (resident) when they take at most half the memory budget together;
+// otherwise the tree is streamed: cut into parts of half that size, none kept, each call
+// uploading one part at a time, querying it and submitting before the next
+// (graph_builder::dispatch), so the device never holds more than one part of it.
 template <class T, std::size_t Dim>
 struct device_tree {
-  std::vector<tree_part> parts;
+  std::vector<subtree> cut;      // the parts, in increasing leaf order
+  std::vector<tree_part> parts;  // their buffers when resident; empty when streamed
+  bool streamed = false;
   device_tree(vulkan::context& ctx, const tree_data<T, Dim>& t) {
-    std::vector<subtree> cut;
     cut_tree(t, {0, 0, t.leaves}, part_bytes(ctx), cut);
+    std::uint64_t total = 0;
+    for (const subtree& s : cut) total += shape_of(t, s).bytes;
+    if (total > ctx.memory_budget() / 2) {
+      streamed = true;
+      cut.clear();
+      cut_tree(t, {0, 0, t.leaves}, std::max<std::uint64_t>(part_bytes(ctx) / 2, 1), cut);
+      return;
+    }
     parts.reserve(cut.size());
     for (const subtree& s : cut) {
-      tree_part& p = parts.emplace_back();
-      const std::size_t slots = s.points ? s.points : s.leaves * t.leaf_stride, nodes = s.leaves ? 2 * s.leaves - 1 : 0;
-      const std::size_t slot0 = s.first_leaf * t.leaf_stride + s.first_point;
-      p.slots = static_cast<std::uint32_t>(slots);
-      p.nodes = static_cast<std::uint32_t>(nodes);
-      p.slot0 = static_cast<std::uint32_t>(slot0);
-      p.coords = vulkan::buffer(ctx, Dim * slots * sizeof(T));
-      p.boxes = vulkan::buffer(ctx, nodes * 2 * Dim * sizeof(T));
-      p.tree_u = vulkan::buffer(ctx, (slots + 2 * nodes) * sizeof(std::uint32_t));
       vulkan::commands cmd(ctx);
-      if (cut.size() == 1 && !s.points) {  // the whole tree: its arrays as they are
-        cmd.upload(p.coords, t.coords.data(), t.coords.size() * sizeof(T));
-        cmd.upload(p.boxes, t.box.data(), t.box.size() * sizeof(T));
-        cmd.upload(p.tree_u, t.perm.data(), t.perm.size() * sizeof(std::uint32_t));
-        cmd.upload(p.tree_u, t.link.data(), t.link.size() * sizeof(std::uint32_t), t.perm.size() * sizeof(std::uint32_t));
-      } else {
-        for (std::size_t d = 0; d < Dim; ++d)
-          cmd.upload(p.coords, t.coord(d) + slot0, slots * sizeof(T), d * slots * sizeof(T));
-        cmd.upload(p.boxes, t.box.data() + s.node * 2 * Dim, nodes * 2 * Dim * sizeof(T));
-        cmd.upload(p.tree_u, t.perm.data() + slot0, slots * sizeof(std::uint32_t));
-        auto* links = static_cast<std::uint32_t*>(
-            cmd.upload_area(p.tree_u, 2 * nodes * sizeof(std::uint32_t), slots * sizeof(std::uint32_t)));
-        for (std::size_t j = 0; j < nodes; ++j) {
-          const std::uint32_t first = t.link[2 * (s.node + j)], second = t.link[2 * (s.node + j) + 1];
-          const std::size_t base = (second & leaf_flag) ? s.first_leaf : s.node;  // leaf number, or right child
-          links[2 * j] = static_cast<std::uint32_t>(first - base);
-          links[2 * j + 1] = second;
-        }
-        if (s.points) links[1] = leaf_flag | static_cast<std::uint32_t>(s.points);  // a run of the leaf's points
-      }
+      parts.push_back(upload_part(cmd, t, s, cut.size() == 1 && !s.points));
       cmd.submit();  // one part's staging at a time
     }
   }
@@ -485,15 +521,18 @@ class graph_builder {
       if (m == mode::fill_position) push.after_slot = slot_of(after->index);
     }
     const grid g = grid_for(ctx_, invocations);
-    const std::size_t parts = tree_->parts.size();
+    const std::size_t parts = tree_->cut.size();
     for (std::size_t i = 0; i < parts; ++i) {
-      const tree_part& part = tree_->parts[i];
+      tree_part streamed;  // a streamed tree's part i, on the device until the submit below
+      if (tree_->streamed) streamed = upload_part(cmd, t_, tree_->cut[i], false);
+      const tree_part& part = tree_->streamed ? streamed : tree_->parts[i];
       push.slots = part.slots;
       push.nodes = part.nodes;
       push.slot0 = part.slot0;
       push.part = (i > 0 ? part_resume : 0u) | (i + 1 == parts ? part_last : 0u);
       cmd.barrier();
       cmd.dispatch(pipe, {part.coords, part.boxes, part.tree_u, q, o, rows, index, dist}, push, g.x, g.y);
+      if (tree_->streamed) cmd.submit();  // the part's buffers go back to the pool before the next
     }
     cmd.barrier();
   }

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "../simd/xsimd.hpp"
+#include "../unroll.hpp"
 
 namespace polykern::detail::sm {
 
@@ -23,9 +24,10 @@ T exponent_scale(double sigma) {
 }
 
 // w[i] = exp(a * d2[i]) for i < n, a batch at a time; the tail goes through one padded
-// batch, so every element is computed by the same function wherever it lies.
+// batch, so every element is computed by the same function wherever it lies. Flattened:
+// GCC's -O2 inliner leaves xsimd::exp's polynomial helpers as calls (2x slower than -O3).
 template <class T>
-void exp_scaled(const T* d2, T* w, std::size_t n, T a) {
+POLYKERN_FLATTEN void exp_scaled(const T* d2, T* w, std::size_t n, T a) {
   using B = xsimd::batch<T>;
   constexpr std::size_t W = B::size;
   const B av(a);
