@@ -101,6 +101,10 @@ void one_input(input& in) {
   else if (kernel == 2) scale = sum_abs(kx) * sum_abs(ky);
   else if (kernel == 3) scale = std::abs(w1) * sum_abs(kx) * sum_abs(ky) + std::abs(w2) * sum_abs(kx2) * sum_abs(ky2);
   if (std::is_same_v<T, std::uint8_t>) scale *= 255;
+  // A constant border is an input too: sources lie in [0, 1] (uint8: [0, 255], which the
+  // border saturates to), but the border value may be 1e9, whose float ulp is 64.
+  else if (border.mode == pk::border::constant && std::isfinite(border.value))
+    scale *= std::max(1.0, std::abs(border.value));
 
   const auto call = [&](const auto& policy) {
     std::vector<pk::image_view<const T>> s;
