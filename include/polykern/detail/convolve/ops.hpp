@@ -119,7 +119,8 @@ template <class O, class Out>
 void store_partial(Out* p, typename O::vec v, std::size_t n) {
   alignas(64) Out tmp[O::lanes];
   O::store(tmp, v);
-  std::copy_n(tmp, n, p);
+  // min: n < lanes already, but GCC's -Warray-bounds (ASan builds) cannot see it for lanes 1.
+  std::copy_n(tmp, std::min(n, O::lanes), p);
 }
 
 // out[i] = float(from[i]) for i < n, and its inverse (uint8 rounded to nearest even and
