@@ -523,9 +523,9 @@ class graph_builder {
     const grid g = grid_for(ctx_, invocations);
     const std::size_t parts = tree_->cut.size();
     for (std::size_t i = 0; i < parts; ++i) {
-      tree_part streamed;  // a streamed tree's part i, on the device until the submit below
-      if (tree_->streamed) streamed = upload_part(cmd, t_, tree_->cut[i], false);
-      const tree_part& part = tree_->streamed ? streamed : tree_->parts[i];
+      tree_part uploaded;  // a streamed tree's part i, on the device until the submit below
+      if (tree_->streamed) uploaded = upload_part(cmd, t_, tree_->cut[i], false);
+      const tree_part& part = tree_->streamed ? uploaded : tree_->parts[i];
       push.slots = part.slots;
       push.nodes = part.nodes;
       push.slot0 = part.slot0;
