@@ -627,6 +627,69 @@ TEST(VulkanDevicePointsSmooth, vulkan_ARowLongerThanOneBindingIsCutIntoPiecesAnd
   expect_silent(whole);
 }
 
+TEST(VulkanDevicePointsSmooth, vulkan_AGraphLargerThanTheMemoryBudgetIsStreamedAndEqualsTheResidentResult) {
+  // 20000 rows, three of them thousands of entries long (cut into pieces by a 16 KiB
+  // binding): about 0.6 MB of graph against a 512 KiB budget, so nothing of it is kept
+  // on the device; each pass streams the chunks (at most 16 KiB an array) one at a time.
+  const std::size_t n = 20000, cols = 3;
+  const auto g = graph_with_long_rows(n, {100, 101, n - 1}, {5000, 3000, 4000}, 41);
+  const auto values = random_values<float>(n * cols, 42);
+  const pk::matrix_view<const float> v(values.data(), n, cols);
+  vk::context& whole = vk::default_context();
+  vk::context small(env_options());
+  const std::uint64_t budget = 512 << 10;
+  small.limit_memory_budget_for_testing(budget);
+  small.limit_binding_bytes_for_testing(16 << 10);
+  small.set_pool_limit(0);  // a buffer let go is freed at once: held bytes are bytes in use
+  ASSERT_TRUE(pk::detail::sm::gpu::graph_exceeds_memory<float>(small, n, g.entries()));
+  ASSERT_FALSE(pk::detail::sm::gpu::graph_exceeds_memory<float>(whole, n, g.entries()));
+  for (const std::size_t iterations : {std::size_t{1}, std::size_t{3}}) {
+    SCOPED_TRACE(iterations);
+    const pk::smooth_options o{.sigma = 0.05, .iterations = iterations};
+    std::vector<float> want(n * cols), got(n * cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{whole}, g, v, pk::matrix_view<float>(want.data(), n, cols), o);
+    small.reset_stats();
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, v, pk::matrix_view<float>(got.data(), n, cols), o);
+    EXPECT_EQ(got, want);  // the same shaders on the same operands: bitwise
+    EXPECT_LT(small.peak_held_bytes(), budget / 2);
+    EXPECT_GE(small.stats().bytes_uploaded, iterations * cols * g.entries() * 2 * sizeof(float));  // per pass, per channel
+    // Device matrices (through the host), and in place.
+    vk::device_matrix<float> in(small, v), out(small, n, cols);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, in, out, o);
+    EXPECT_EQ(download(out), want);
+    pk::gaussian_smooth(pk::exec::vulkan_policy{small}, g, in, in, o);
+    EXPECT_EQ(download(in), want);
+  }
+  // smooth_neighbors builds a graph too large to keep (about 10 neighbours a point), then
+  // streams it; its tree is streamed as well.
+  const cloud c{n, 0, 43};
+  const pk::smooth_options o{.sigma = 0.03, .iterations = 2};
+  std::vector<float> want(n * cols), got(n * cols), cpu(n * cols);
+  pk::smooth_neighbors(pk::exec::vulkan_policy{whole}, c.p(), v, pk::matrix_view<float>(want.data(), n, cols), 0.05f, o);
+  small.reset_stats();
+  pk::smooth_neighbors(pk::exec::vulkan_policy{small}, c.p(), v, pk::matrix_view<float>(got.data(), n, cols), 0.05f, o);
+  EXPECT_EQ(got, want);
+  // Under the budget, not half of it: the builder keeps every chunk of its 240 KB of
+  // queries (and their counts) from the count pass to the fill pass.
+  EXPECT_LT(small.peak_held_bytes(), budget);
+  pk::smooth_neighbors(pk::exec::openmp, c.p(), v, pk::matrix_view<float>(cpu.data(), n, cols), 0.05f, o);
+  for (std::size_t i = 0; i < cpu.size(); ++i) ASSERT_NEAR(got[i], cpu[i], 1e-5f * (1 + std::abs(cpu[i]))) << i;
+  // double (the f64 shaders), with a row in pieces.
+  if (!whole.info().shader_float64) GTEST_FAIL() << "the device lacks shaderFloat64";
+  const auto gd = graph_with_long_rows<double>(n, {7}, {6000}, 44);
+  const auto vd = random_values<double>(n * cols, 45);
+  const pk::matrix_view<const double> vdv(vd.data(), n, cols);
+  ASSERT_TRUE(pk::detail::sm::gpu::graph_exceeds_memory<double>(small, n, gd.entries()));
+  std::vector<double> want_d(n * cols), got_d(n * cols);
+  pk::gaussian_smooth(pk::exec::vulkan_policy{whole}, gd, vdv, pk::matrix_view<double>(want_d.data(), n, cols), o);
+  small.reset_stats();
+  pk::gaussian_smooth(pk::exec::vulkan_policy{small}, gd, vdv, pk::matrix_view<double>(got_d.data(), n, cols), o);
+  EXPECT_EQ(got_d, want_d);
+  EXPECT_LT(small.peak_held_bytes(), budget / 2);
+  expect_silent(small);
+  expect_silent(whole);
+}
+
 TEST(VulkanDevicePointsSmooth, vulkan_AChannelLargerThanOneBindingIsGatheredAndEqualsUnchunked) {
   // One channel of 2000 rows is 8 KB; a 4 KiB binding holds half of it, so each chunk's
   // values are gathered from blocks of rows and its output bound as a window.

@@ -9,7 +9,9 @@
 // consecutive chunks (kd::gpu::cut_rows): its weight sum and each pass's fold carry over
 // from piece to piece, in the same order. Values whose one channel exceeds a binding are
 // gathered per chunk from blocks of rows (smooth_gather_*.comp) and written through an
-// output window. Host `out` is written only after every submission has succeeded (so with_fallback
+// output window. A graph that with two channel buffers would take more than half the
+// memory budget is streamed instead, one chunk on the device at a time (smooth_streamed).
+// Host `out` is written only after every submission has succeeded (so with_fallback
 // can rerun on the CPU, even in place). The passes are the CPU's sequence of operations;
 // only exp and the division differ in the last bits, so values agree with the CPU
 // policies to a few ulps per iteration rather than bitwise.
@@ -288,6 +290,102 @@ std::vector<device_rows<T>> upload_graph(vulkan::context& ctx, const neighbor_gr
   return out;
 }
 
+// ---- A graph larger than the device's memory: streamed ------------------------------
+// Whether the resident path (smooth_on_device) would keep more than half the memory
+// budget at once: the graph's chunks (indices, weights, offsets, keep flags) for every
+// iteration, two value buffers of (at least) one channel, and each chunk's gathered
+// values when one channel exceeds a binding.
+template <class T>
+bool graph_exceeds_memory(vulkan::context& ctx, std::uint64_t n, std::uint64_t entries) {
+  std::uint64_t bytes = entries * (4 + sizeof(T)) + (2 * n + 1) * 4 + 2 * n * sizeof(T);
+  if (channel_exceeds_binding<T>(ctx, n)) bytes += (entries + n) * sizeof(T);
+  return bytes > ctx.memory_budget() / 2;
+}
+
+// Smooths a host graph that does not fit the device by streaming it: the device holds one
+// chunk's arrays at a time (each at most kd::gpu::chunk_bytes), uploaded, dispatched,
+// downloaded and submitted before the next. The weights are computed once, chunk after
+// chunk in order (so a split row's running sum carries over in its slot of `carry`, which
+// stays on the device), then the earlier pieces of split rows are normalised (FINISH);
+// they are kept on the host. Every pass then goes over the chunks one channel at a time:
+// the host gathers the chunk's neighbour values in entry order, then its own rows' (the
+// layout smooth_gather_*.comp makes on the device), and the same gathered pass runs on
+// them; a resumed row's partial sum goes up with its chunk. The same shaders on the same
+// operands in the same order: bitwise the resident result. The price: the graph crosses
+// the bus once per pass per channel, and one submission per chunk each time.
+template <class T>
+void smooth_streamed(vulkan::context& ctx, const neighbor_graph<T>& g, matrix_view<const T> values, T a,
+                     std::size_t iterations, std::vector<T>& result) {
+  const std::size_t n = g.rows(), cols = values.cols;
+  result.assign(n * cols, T(0));
+  if (n == 0 || cols == 0) return;
+  const std::uint64_t cap = std::max<std::uint64_t>(1, kd::gpu::chunk_bytes(ctx) / (2 * sizeof(T)));
+  const std::vector<kd::gpu::row_cut> cuts = kd::gpu::cut_rows(g.offsets, n, cap, cap, [](std::size_t) { return false; });
+  std::vector<device_rows<T>> rows;  // the chunks' shapes; their buffers live for one submission
+  for (const kd::gpu::row_cut& c : cuts) kd::gpu::add_rows(rows, c);
+  const carry_slots<T> carry(ctx, rows);
+  struct host_chunk {
+    std::vector<std::uint32_t> offsets, keep;
+    std::vector<T> weights;
+  };
+  std::vector<host_chunk> host(cuts.size());
+  vulkan::commands cmd(ctx);
+  for (const bool finish : {false, true}) {
+    for (std::size_t k = 0; k < cuts.size(); ++k) {
+      const device_rows<T>& d = rows[k];
+      host_chunk& h = host[k];
+      if (finish && !d.more) continue;
+      if (!finish) {
+        h.offsets = cuts[k].offsets(g.offsets);
+        h.weights.assign(g.dist2.begin() + cuts[k].e0, g.dist2.begin() + cuts[k].e1);
+        h.keep.assign(d.rows, 0);
+      }
+      vulkan::buffer offsets(ctx, h.offsets.size() * 4), index(ctx, std::max<std::size_t>(d.entries, 1) * 4),
+          w(ctx, std::max<std::size_t>(d.entries, 1) * sizeof(T)), keep(ctx, d.rows * 4);
+      cmd.upload(offsets, h.offsets.data(), h.offsets.size() * 4);
+      cmd.upload(index, g.indices.data() + cuts[k].e0, d.entries * 4);
+      cmd.upload(w, h.weights.data(), d.entries * sizeof(T));
+      if (finish) cmd.upload(keep, h.keep.data(), d.rows * 4);
+      const weights_push<T> push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0),
+                                 piece_flags(d) | (finish ? piece_finish : 0u), carry.slot1(), a};
+      const auto grid = grid_for(ctx, d.rows);
+      cmd.dispatch(weights_pipeline<T>(ctx), {offsets, index, w, keep, carry.window(k)}, push, grid.x, grid.y);
+      cmd.download(w, h.weights.data(), d.entries * sizeof(T));
+      cmd.download(keep, h.keep.data(), d.rows * 4);
+      cmd.submit();
+    }
+  }
+  std::vector<T> cur(n), next(n);
+  for (std::size_t c0 = 0; c0 < cols; ++c0) {
+    for (std::size_t r = 0; r < n; ++r) cur[r] = values.row(r)[c0];
+    for (std::size_t it = 0; it < iterations; ++it) {
+      for (std::size_t k = 0; k < cuts.size(); ++k) {
+        const device_rows<T>& d = rows[k];
+        const host_chunk& h = host[k];
+        vulkan::buffer offsets(ctx, h.offsets.size() * 4), w(ctx, std::max<std::size_t>(d.entries, 1) * sizeof(T)),
+            keep(ctx, d.rows * 4), in(ctx, (d.entries + d.rows) * sizeof(T)), out(ctx, d.rows * sizeof(T));
+        cmd.upload(offsets, h.offsets.data(), h.offsets.size() * 4);
+        cmd.upload(w, h.weights.data(), d.entries * sizeof(T));
+        cmd.upload(keep, h.keep.data(), d.rows * 4);
+        T* gathered = static_cast<T*>(cmd.upload_area(in, (d.entries + d.rows) * sizeof(T)));
+        const std::uint32_t* index = g.indices.data() + cuts[k].e0;
+        for (std::size_t j = 0; j < d.entries; ++j) gathered[j] = cur[index[j]];
+        std::copy_n(cur.data() + d.row0, d.rows, gathered + d.entries);
+        if (d.resume) cmd.upload(out, next.data() + d.row0, sizeof(T));  // the piece before's partial sum
+        const pass_push push{static_cast<std::uint32_t>(d.rows), static_cast<std::uint32_t>(d.row0), 1,
+                             d.resume ? piece_resume : 0u, 0, static_cast<std::uint32_t>(d.entries), 0, 0};
+        const auto grid = grid_for(ctx, d.rows);
+        // Binding 1 (the indices) is not read by the gathered pass: the offsets stand in.
+        cmd.dispatch(pass_pipeline<T>(ctx, true), {offsets, offsets, w, keep, in, out}, push, grid.x, grid.y);
+        cmd.download(out, next.data() + d.row0, d.rows * sizeof(T));
+        cmd.submit();
+      }
+      std::swap(cur, next);
+    }
+    for (std::size_t r = 0; r < n; ++r) result[r * cols + c0] = cur[r];
+  }
+}
+
 template <class T>
 void write_out(const std::vector<T>& result, matrix_view<T> out) {
   for (std::size_t r = 0; r < out.rows; ++r) std::copy_n(result.data() + r * out.cols, out.cols, out.row(r));
@@ -308,6 +406,8 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const graph_plan<T>& pla
   if (iterations == 0) {
     result.resize(values.rows * values.cols);
     for (std::size_t r = 0; r < values.rows; ++r) std::copy_n(values.row(r), values.cols, result.data() + r * values.cols);
+  } else if (gpu::graph_exceeds_memory<T>(ctx, g.rows(), g.entries())) {
+    gpu::smooth_streamed(ctx, g, values, a, iterations, result);
   } else {
     const auto rows = gpu::upload_graph(ctx, g, gpu::graph_rows_cap<T>(ctx, g.rows()));
     gpu::smooth_host_values(ctx, rows, g.rows(), values, a, iterations, result);
@@ -335,6 +435,19 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const device_graph_plan<
     if (d.values == d.out) return;
     vulkan::commands cmd(ctx);
     cmd.copy(*d.values, *d.out, n * cols * sizeof(T));
+    cmd.submit();
+    return;
+  }
+  if (gpu::graph_exceeds_memory<T>(ctx, n, plan.graph.entries())) {  // streamed through the host
+    std::vector<T> values(n * cols), result;
+    {
+      vulkan::commands cmd(ctx);
+      cmd.download(*d.values, values.data(), values.size() * sizeof(T));
+      cmd.submit();
+    }
+    gpu::smooth_streamed(ctx, plan.graph, matrix_view<const T>(values.data(), n, cols), plan.a, plan.iterations, result);
+    vulkan::commands cmd(ctx);
+    cmd.upload(*d.out, result.data(), result.size() * sizeof(T));
     cmd.submit();
     return;
   }
@@ -367,9 +480,18 @@ void run(vulkan_tag, const exec::vulkan_policy& policy, const neighbors_plan<T, 
   const std::vector<std::uint64_t> lengths = builder.radius_lengths(r2, keep);
   // All hits in tree order (as the CPU sums them), or the nearest `keep` by distance.
   const auto m = keep ? kd::gpu::mode::fill_distance : kd::gpu::mode::fill_position;
+  std::uint64_t entries = 0;
+  for (const std::uint64_t l : lengths) entries += l;
+  std::vector<T> result;
+  if (iterations > 0 && gpu::graph_exceeds_memory<T>(ctx, points.count, entries)) {  // streamed through the host
+    neighbor_graph<T> g = kd::gpu::host_graph<T>(lengths);
+    builder.fill(lengths, m, r2, false, kd::gpu::graph_download<T>{g});
+    gpu::smooth_streamed(ctx, g, values, a, iterations, result);
+    gpu::write_out(result, out);
+    return;
+  }
   const auto rows = builder.fill(lengths, m, r2, true, [](vulkan::commands&, const auto&) {},
                                  gpu::graph_rows_cap<T>(ctx, points.count));
-  std::vector<T> result;
   if (iterations == 0) {
     result.resize(values.rows * values.cols);
     for (std::size_t r = 0; r < values.rows; ++r) std::copy_n(values.row(r), values.cols, result.data() + r * values.cols);
