@@ -99,6 +99,16 @@ TYPED_TEST(VulkanDeviceImages, vulkan_ConvolveFamilyEqualsHostViews) {
     pk::convolve(policy, src.view(), k, host.view(), {pk::border::reflect101}, pk::conv_method::direct);
     pk::convolve(policy, dsrc, k, ddst, {pk::border::reflect101}, pk::conv_method::direct);
     check("convolve");
+    // The kernel as a device image too: downloaded, then the same call.
+    const vk::device_image<float> dk(*ctx, k);
+    pk::correlate(policy, src.view(), k, host.view(), {pk::border::reflect});
+    ctx->reset_stats();
+    pk::correlate(policy, dsrc, dk, ddst, {pk::border::reflect});
+    EXPECT_EQ(ctx->stats().bytes_downloaded, 9 * sizeof(float));  // the kernel's bytes only
+    check("correlate, device kernel");
+    pk::convolve(policy, dsrc, dk, ddst, {pk::border::reflect101}, pk::conv_method::direct);
+    pk::convolve(policy, src.view(), k, host.view(), {pk::border::reflect101}, pk::conv_method::direct);
+    check("convolve, device kernel");
     pk::separable_correlate(policy, src.view(), box3, box3, host.view(), {pk::border::constant, 3});
     pk::separable_correlate(policy, dsrc, box3, box3, ddst, {pk::border::constant, 3});
     check("separable_correlate");
@@ -313,6 +323,9 @@ TEST(VulkanDeviceErrors, vulkan_ObjectOfAnotherContextIsAnInvalidArgumentOutputU
   expect_rejected([&] { pk::gaussian_blur(policy, foreign, dst, 1.0); }, "blur src");
   expect_rejected([&] { pk::gaussian_blur(policy, src, foreign_dst, 1.0); }, "blur dst");
   expect_rejected([&] { pk::correlate(policy, foreign, k, dst); }, "correlate");
+  const vk::device_image<float> dk(mine, k), foreign_k(other, k);
+  expect_rejected([&] { pk::correlate(policy, src, foreign_k, dst); }, "correlate kernel");
+  expect_rejected([&] { pk::convolve(policy, foreign, dk, dst); }, "convolve device kernel, src");
   expect_rejected([&] { pk::warp_affine(policy, foreign, {{{1, 0, 0}, {0, 1, 0}}}, dst); }, "warp_affine");
   expect_rejected([&] { pk::resize(policy, src, foreign_dst); }, "resize");
   const std::vector<vk::device_tile<float>> tiles = {{&src, {{{1, 0, 0}, {0, 1, 0}}}}, {&foreign, {{{1, 0, 0}, {0, 1, 0}}}}};
@@ -352,6 +365,13 @@ TEST(VulkanDeviceErrors, vulkan_ShapeChecksGiveTheHostViewsMessages) {
   std::vector<const vk::device_image<float>*> srcs = {&src, &src};
   const pk::image_view<const float> k(sharpen.data(), 3, 3);
   EXPECT_EQ(message([&] { pk::correlate_batch(policy, srcs, k, dsts); }), "correlate_batch: dsts[1] overlaps dsts[0]");
+  // A device kernel is checked as the host kernel it downloads into.
+  const std::vector<float> two(18, 0.5f);
+  const pk::image_view<const float> k2(two.data(), 3, 3, 2);
+  const vk::device_image<float> dk2(ctx, k2);
+  EXPECT_EQ(message([&] { pk::correlate(policy, src, dk2, same_src); }),
+            message([&] { pk::correlate(policy, hsrc.view(), k2, hsrc.view()); }));
+  EXPECT_NE(message([&] { pk::correlate(policy, src, dk2, same_src); }), "no exception");
 }
 
 // Allocation failure at every step of a device chain in turn: a vulkan_error, and the

@@ -486,8 +486,9 @@ void correlate_batch(const P& policy, const SR& srcs, image_view<K> kernel, cons
 // ---- Device images (api.md §7): the same functions on vulkan::device_image objects. ----
 // Under exec::vulkan or exec::vulkan_policy{ctx} only (a CPU policy or with_fallback is a
 // compile error that says why); every image must belong to the policy's context. The
-// kernel, taps and terms stay host values: they are checked and analysed on the host and
-// travel in the call's parameter block, the only upload such a call makes.
+// kernel, taps and terms are analysed on the host (rank, separability, method) and travel
+// in the call's parameter block, the only upload such a call makes; a kernel given as a
+// device image is downloaded for that first (its bytes, once per call).
 
 namespace detail::conv {
 
@@ -548,6 +549,16 @@ using device_range_of = device_image_of<std::remove_cvref_t<std::ranges::range_v
 template <class R>
 using device_range_element = typename device_range_of<R>::type;
 
+// A device kernel's values on the host, where the method is chosen from them; checked as a
+// host kernel afterwards (the same messages).
+inline std::vector<float> host_kernel(std::string_view fn, const vulkan::context& ctx,
+                                      const vulkan::device_image<float>& kernel) {
+  require_same_context(fn, "kernel", ctx, kernel);
+  std::vector<float> k(kernel.width() * kernel.height() * kernel.channels());
+  if (!k.empty()) kernel.download(image_view<float>(k.data(), kernel.width(), kernel.height(), kernel.channels()));
+  return k;
+}
+
 }  // namespace detail::conv
 
 template <execution_policy P, class S, class K, class D>
@@ -571,6 +582,31 @@ void convolve(const P& policy, const vulkan::device_image<S>& src, image_view<K>
     constexpr std::string_view fn = "convolve";
     detail::conv::check_device_pair(fn, detail::context_of(policy), src, dst);
     detail::conv::execute_device_one(policy, detail::conv::correlate_request(fn, kernel, border, method, true), src, dst);
+  }
+}
+
+// The kernel as a device image too (all arguments device objects): downloaded, then as above.
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void correlate(const P& policy, const vulkan::device_image<S>& src, const vulkan::device_image<float>& kernel,
+               vulkan::device_image<D>& dst, border_spec border = {}, conv_method method = conv_method::automatic) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    const std::vector<float> k = detail::conv::host_kernel("correlate", detail::context_of(policy), kernel);
+    correlate(policy, src, image_view<const float>(k.data(), kernel.width(), kernel.height(), kernel.channels()), dst,
+              border, method);
+  }
+}
+
+template <execution_policy P, class S, class D>
+  requires detail::conv::is_pixel<S> && detail::conv::is_output_pixel<D>
+void convolve(const P& policy, const vulkan::device_image<S>& src, const vulkan::device_image<float>& kernel,
+              vulkan::device_image<D>& dst, border_spec border = {}, conv_method method = conv_method::automatic) {
+  detail::require_vulkan_policy_for_device_objects<P>();
+  if constexpr (std::is_same_v<P, exec::vulkan_policy>) {
+    const std::vector<float> k = detail::conv::host_kernel("convolve", detail::context_of(policy), kernel);
+    convolve(policy, src, image_view<const float>(k.data(), kernel.width(), kernel.height(), kernel.channels()), dst,
+             border, method);
   }
 }
 

@@ -24,13 +24,19 @@
 #define POLYKERN_ALWAYS_INLINE inline
 #endif
 
+#if defined(__GNUC__)
+#define POLYKERN_LAMBDA_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define POLYKERN_LAMBDA_ALWAYS_INLINE
+#endif
+
 namespace polykern::detail {
 
 // Always inlined itself (the expansion is the point; a call would put its caller's arrays
 // in memory), the bodies f are inlined by the caller's POLYKERN_FLATTEN where needed.
 template <std::size_t N, class F>
 POLYKERN_ALWAYS_INLINE void static_for(F&& f) {
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) POLYKERN_LAMBDA_ALWAYS_INLINE {
     (f(std::integral_constant<std::size_t, I>{}), ...);
   }(std::make_index_sequence<N>{});
 }
