@@ -381,6 +381,29 @@ TYPED_TEST(Convolve, NanInTheImagePropagates) {
   EXPECT_EQ(d8(5, 4), 0);  // NaN saturates to 0, as OpenCV's saturate_cast
 }
 
+// The separable passes: a NaN reaches exactly the outputs whose window holds it, for short
+// kernels and for kernels taller than a SIMD block's ramp (kh >= lanes - 1), in every row
+// of a block and across blocks (the image is taller than two 16-row blocks).
+TYPED_TEST(Convolve, NanStaysInsideTheSeparableWindow) {
+  for (const unsigned ksize : {3u, 5u, 21u, 41u}) {
+    for (const std::size_t nan_row : {4u, 15u, 16u, 30u}) {
+      auto src = random_image<float>(19, 47, 1, 42);
+      src(7, nan_row) = std::numeric_limits<float>::quiet_NaN();
+      pk::image<float> dst(19, 47, 1);
+      pk::gaussian_blur(this->policy, src.view(), dst.view(), 2.0, 0, static_cast<int>(ksize), {pk::border::replicate});
+      const auto gt = pk::detail::conv::gaussian_taps(ksize, 2.0);
+      EXPECT_TRUE(matches(dst, brute(src, outer(gt, gt), {pk::border::replicate}), 2e-5)) << ksize << " row " << nan_row;
+      const long reach = static_cast<long>(ksize / 2);
+      for (std::size_t y = 0; y < 47; ++y)
+        for (std::size_t x = 0; x < 19; ++x) {
+          const bool inside = std::abs(static_cast<long>(y) - static_cast<long>(nan_row)) <= reach &&
+                              std::abs(static_cast<long>(x) - 7L) <= reach;
+          ASSERT_EQ(std::isnan(dst(x, y)), inside) << "ksize " << ksize << " NaN row " << nan_row << " at (" << x << ", " << y << ")";
+        }
+    }
+  }
+}
+
 TYPED_TEST(Convolve, InPlace) {
   for (const auto c : {1u, 3u}) {
     auto img = random_image<float>(29, 23, c, 50 + c);

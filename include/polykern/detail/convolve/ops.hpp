@@ -108,13 +108,6 @@ inline T* opaque(T* p) {
 
 inline std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
-// Loads L elements, of which only n (< L) exist; the rest read as zero.
-template <class O, class In>
-typename O::vec load_partial(const In* p, std::size_t n) {
-  alignas(64) In tmp[O::lanes] = {};
-  std::copy_n(p, n, tmp);
-  return O::load(tmp);
-}
 template <class O, class Out>
 void store_partial(Out* p, typename O::vec v, std::size_t n) {
   alignas(64) Out tmp[O::lanes];

@@ -60,12 +60,13 @@ class separable_engine {
   void run(std::size_t b0, std::size_t b1) const {
     aligned_floats tcol(tcol_vectors_ * L);
     aligned_floats sum(terms_.size() > 1 ? L * elems_l_ : 0);
-    std::vector<const In*> rows(max_window_);
+    std::vector<const In*> rows(max_window_), tail_rows(max_window_);
+    std::vector<In> tail(max_window_ * L);
     for (std::size_t b = b0; b < b1; ++b) {
       const std::size_t y0 = b * L;
       for (std::size_t t = 0; t < terms_.size(); ++t) {
         const prepared& p = terms_[t];
-        vertical(p, y0, rows, tcol.data());
+        vertical(p, y0, rows, tail_rows, tail.data(), tcol.data());
         pad_columns(p, tcol.data());
         const int role = terms_.size() == 1 ? 0 : t == 0 ? 1 : t + 1 < terms_.size() ? 2 : 3;
         horizontal(p, y0, tcol.data(), sum.data(), role);
@@ -100,38 +101,77 @@ class separable_engine {
   }
 
   // tcol[(ax*C + e) * L + r] = sum_j ky[j] * src(row y0 + r + j - ay, element e).
-  POLYKERN_FLATTEN void vertical(const prepared& p, std::size_t y0, std::vector<const In*>& rows, float* tcol) const {
+  // tail, tail_rows: scratch for the last, partial vector of each row (max_window_ * L
+  // elements, max_window_ pointers).
+  POLYKERN_FLATTEN void vertical(const prepared& p, std::size_t y0, std::vector<const In*>& rows,
+                                 std::vector<const In*>& tail_rows, In* tail, float* tcol) const {
     const std::size_t window = p.kh + L - 1;
     for (std::size_t s = 0; s < window; ++s) {
       const std::ptrdiff_t t = static_cast<std::ptrdiff_t>(y0 + s) - static_cast<std::ptrdiff_t>(p.ay);
       const std::ptrdiff_t m = border_index(t, static_cast<std::ptrdiff_t>(height_), border_.mode);
       rows[s] = m < 0 ? constant_row_.data() : src_.row(static_cast<std::size_t>(m));
     }
-    const float* k = p.kpad.data();  // k[s + L-1 - r] multiplies input row s into output row r
     float* out = tcol + p.ax * channels_ * L;
     for (std::size_t x = 0; x < elems_l_; x += L) {
       V acc[L];
       static_for<L>([&](auto r) { acc[r] = O::zero(); });
       const std::size_t n = std::min(L, elems_ - x);
       if (n == L) {
-        for (std::size_t s = 0; s < window; ++s) {
-          const V v = O::load(rows[s] + x);
-          // The window's rows are too many streams for the hardware prefetcher: fetch the
-          // next vector of this row while the FMAs run.
-          if constexpr (L > 1) __builtin_prefetch(rows[s] + x + L);
-          const float* ks = opaque(k + s + (L - 1));
-          static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(ks[-static_cast<std::ptrdiff_t>(r())]), v, acc[r]); });
-        }
+        accumulate_window(p, rows.data(), x, acc);
       } else {
+        // The last vector of each row, zero-padded once into scratch: the window's body
+        // then runs unchanged on full vectors.
         for (std::size_t s = 0; s < window; ++s) {
-          const V v = load_partial<O>(rows[s] + x, n);
-          static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(k[s + (L - 1) - r]), v, acc[r]); });
+          std::fill_n(std::copy_n(rows[s] + x, n, tail + s * L), L - n, In{});
+          tail_rows[s] = tail + s * L;
         }
+        accumulate_window(p, tail_rows.data(), 0, acc);
       }
       float* block = out + x * L;
       static_for<L>([&](auto r) { O::store_aligned(block + r * L, acc[r]); });
       O::transpose(block);
     }
+  }
+
+  // acc[r] += sum_j ky[j] * rows[r + j][x .. x+L), for the L output rows r of a block. Only
+  // the taps each output row has are applied: a zero tap times a NaN or inf input row
+  // would be NaN, so a block must not multiply rows outside an output's window at all
+  // (that spread a NaN over up to L-1 rows once); it also saves the (L-1) * L multiply-adds
+  // per vector that zero taps cost a window of kh + L - 1 rows.
+  POLYKERN_ALWAYS_INLINE void accumulate_window(const prepared& p, const In* const* rows, std::size_t x, V* acc) const {
+    const float* ky = p.kpad.data() + (L - 1);
+    if (p.kh + 1 < L) {
+      // A short kernel: each output row reads its kh rows (kh * L loads, from L1), instead of
+      // the window's kh + L - 1 rows times L multiply-adds.
+      static_for<L>([&](auto r) {
+        for (std::size_t j = 0; j < p.kh; ++j) acc[r] = O::fma(O::broadcast(ky[j]), O::load(rows[r + j] + x), acc[r]);
+      });
+      return;
+    }
+    // kh >= L - 1: row s < L - 1 feeds the outputs r <= s (ramp up), rows L-1 .. kh-1 feed
+    // all L, row kh + d (d < L - 1) feeds the outputs r > d (ramp down). Each row is loaded
+    // once and multiplied into the accumulators that use it.
+    static_for<L - 1>([&](auto s) {
+      const V v = O::load(rows[s] + x);
+      static_for<L>([&](auto r) {
+        if constexpr (r() <= s()) acc[r] = O::fma(O::broadcast(ky[s() - r()]), v, acc[r]);
+      });
+    });
+    for (std::size_t s = L - 1; s < p.kh; ++s) {
+      const V v = O::load(rows[s] + x);
+      // The window's rows are too many streams for the hardware prefetcher: fetch the next
+      // vector of this row while the FMAs run.
+      if constexpr (L > 1) __builtin_prefetch(rows[s] + x + L);
+      const float* ks = opaque(ky + s);
+      static_for<L>([&](auto r) { acc[r] = O::fma(O::broadcast(ks[-static_cast<std::ptrdiff_t>(r())]), v, acc[r]); });
+    }
+    const float* last = ky + p.kh;  // last[d - r] is the tap of row kh + d for output r
+    static_for<L - 1>([&](auto d) {
+      const V v = O::load(rows[p.kh + d] + x);
+      static_for<L>([&](auto r) {
+        if constexpr (r() > d()) acc[r] = O::fma(O::broadcast(last[static_cast<std::ptrdiff_t>(d()) - static_cast<std::ptrdiff_t>(r())]), v, acc[r]);
+      });
+    });
   }
 
   // Fills the columns left and right of the image in tcol with the border's values.
