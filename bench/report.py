@@ -75,6 +75,20 @@ def run_family(binary, repetitions, min_time, extra):
     return data
 
 
+def row_groups(binary, pattern):
+    """The binary's rows (after `pattern`), grouped by workload and size: one anchored
+    --benchmark_filter per group, so a group can run on its own."""
+    cmd = [binary, "--benchmark_list_tests"] + ([f"--benchmark_filter={pattern}"] if pattern else [])
+    names = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+    groups = {}
+    for name in names:
+        parts = re.sub(r"/(real_time|iterations:\d+|repeats:\d+|min_time:[\d.]+)", "", name).split("/")
+        if len(parts) < 3:
+            continue
+        groups.setdefault((parts[0], "/".join(parts[2:])), []).append("/".join(parts))
+    return ["^(" + "|".join(re.escape(n) for n in rows) + ")(/|$)" for rows in groups.values()]
+
+
 def to_ms(entry):
     scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[entry.get("time_unit", "ns")]
     return entry["real_time"] * scale
@@ -273,6 +287,8 @@ def main():
     ap.add_argument("--headline", action="store_true", help="only the demo's headline row of each family")
     ap.add_argument("--o2-build", default="", help="a second build of the same benchmarks at -O2: adds an -O2 vs -O3 table")
     ap.add_argument("--rounds", type=int, default=2, help="with --o2-build: interleaved -O3/-O2 rounds per family")
+    ap.add_argument("--interleave", choices=["family", "group"], default="family",
+                    help="with --o2-build: alternate the builds per family run, or per workload and size")
     ap.add_argument("--out", default="docs/benchmarks.md")
     args = ap.parse_args()
 
@@ -293,9 +309,17 @@ def main():
             # Interleaved rounds, -O3 then -O2, so that the two builds see the same drift
             # of a shared machine; each row's median is over every round's repetitions.
             o3_runs, o2_runs = [], []
-            for _ in range(args.rounds):
-                o3_runs.append(run_family(binary, args.repetitions, args.min_time, extra))
-                o2_runs.append(run_family(o2_binary, args.repetitions, args.min_time, extra))
+            if args.interleave == "group":
+                # Alternate per workload and size, not per family: a family takes minutes,
+                # long enough for the machine's speed to drift between the two builds.
+                for group in row_groups(binary, pattern):
+                    for _ in range(args.rounds):
+                        o3_runs.append(run_family(binary, args.repetitions, args.min_time, [f"--benchmark_filter={group}"]))
+                        o2_runs.append(run_family(o2_binary, args.repetitions, args.min_time, [f"--benchmark_filter={group}"]))
+            else:
+                for _ in range(args.rounds):
+                    o3_runs.append(run_family(binary, args.repetitions, args.min_time, extra))
+                    o2_runs.append(run_family(o2_binary, args.repetitions, args.min_time, extra))
             rows.update(medians(*o3_runs))
             o2_rows.update(medians(*o2_runs))
         else:
@@ -322,10 +346,11 @@ def main():
     env = "OMP_WAIT_POLICY=" + os.environ["OMP_WAIT_POLICY"] + " " if "OMP_WAIT_POLICY" in os.environ else ""
     command = f"{env}python3 bench/report.py --build {args.build} --families {','.join(ran)} --repetitions {args.repetitions} --min-time {args.min_time}"
     if args.o2_build:
-        command += f" --o2-build {args.o2_build} --rounds {args.rounds}"
+        command += f" --o2-build {args.o2_build} --rounds {args.rounds} --interleave {args.interleave}"
     if args.filter:
         command += f" --filter='{args.filter}'"
-    rounds_text = (f" in each of {args.rounds} rounds that alternate the -O3 and the -O2 binary"
+    per = "each workload and size" if args.interleave == "group" else "each family"
+    rounds_text = (f" in each of {args.rounds} rounds that alternate the -O3 and the -O2 binary for {per}"
                    if args.o2_build else "")
     kept = kept_sections(args.out)
     with open(args.out, "w") as f:
