@@ -11,6 +11,7 @@
 
 #include "../../view.hpp"
 #include "../kdtree/fold.hpp"
+#include "../unroll.hpp"
 #include "weights.hpp"
 
 namespace polykern::detail::sm {
@@ -31,7 +32,7 @@ inline void accumulate(T* acc, T w, const T* v) {
 // rows go four at a time, interleaved, so four independent chains of multiply-adds hide
 // each other's latency; each row's own sequence of operations is unchanged.
 template <std::size_t C, class T>
-void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* out, std::ptrdiff_t out_stride,
+POLYKERN_FLATTEN void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* out, std::ptrdiff_t out_stride,
                   std::size_t cols, const std::uint32_t* out_map) {
   const std::size_t base = s.offsets[0];
   const auto out_row = [&](std::size_t r) {
@@ -75,19 +76,16 @@ void smooth_slice(const slice<T>& s, const T* in, std::ptrdiff_t in_stride, T* o
         e[k] = s.offsets[i + k + 1] - base;
         common = std::min(common, e[k] - b[k]);
       }
-      T a0[C] = {}, a1[C] = {}, a2[C] = {}, a3[C] = {};
-      for (std::size_t j = 0; j < common; ++j) {
-        accumulate<C>(a0, s.w[b[0] + j], row_in(b[0] + j));
-        accumulate<C>(a1, s.w[b[1] + j], row_in(b[1] + j));
-        accumulate<C>(a2, s.w[b[2] + j], row_in(b[2] + j));
-        accumulate<C>(a3, s.w[b[3] + j], row_in(b[3] + j));
-      }
-      T* acc[R] = {a0, a1, a2, a3};
-      for (std::size_t k = 0; k < R; ++k) {
+      T acc[R][C] = {};
+      for (std::size_t j = 0; j < common; ++j)
+        static_for<R>([&](auto k) { accumulate<C>(acc[k], s.w[b[k] + j], row_in(b[k] + j)); });
+      // Each row's own tail and store, expanded per row (a rolled loop over the rows kept
+      // the accumulators in memory at -O2).
+      static_for<R>([&](auto k) {
         for (std::size_t j = b[k] + common; j < e[k]; ++j) accumulate<C>(acc[k], s.w[j], row_in(j));
         T* o = out_row(s.row0 + i + k);
-        for (std::size_t c = 0; c < C; ++c) o[c] = acc[k][c];
-      }
+        static_for<C>([&](auto c) { o[c] = acc[k][c]; });
+      });
     }
   }
   for (; i < s.rows; ++i) one_row(i);
