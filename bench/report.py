@@ -54,8 +54,9 @@ HEADLINE = {
     "warp": "^W10\\.compose/(openmp|peer\\.opencv)/",
 }
 # Sections of docs/benchmarks.md that other scripts write (bench/compile_cost.sh,
-# bench/python.py): kept as they are when the report is regenerated.
-KEPT_SECTIONS = ("## Compile cost", "## Python")
+# bench/python.py) or that record profiles and paired measurements: kept as they are
+# when the report is regenerated.
+KEPT_SECTIONS = ("## -O2 against -O3, paired", "## Issue 12", "## Compile cost", "## Python")
 TARGET_POLICY = "openmp"  # performance.md: targets are for the openmp policy
 # performance.md sets these targets at one size; the other sizes are listed for information.
 TARGET_SIZES = {"W7": "10M", "W8": "10M", "W9": "1M"}
