@@ -48,5 +48,39 @@ inline f32 pick(const float* p, const i32& index) {
   return gather(p, index);
 }
 
+// Byte windows: lanes picked from 128 consecutive bytes of a uint8 row, as floats (the
+// horizontal taps of a shrinking separable row, picked before the vertical lerp). One
+// AVX-512 VBMI vpermt2b per pick, zero-masked to the low byte of every 32-bit lane, then
+// one conversion; elsewhere a lane loop (callers take this path only where
+// byte_windows is true).
+#if defined(POLYKERN_SIMD_GATHER_AVX512) && defined(__AVX512VBMI__)
+inline constexpr bool byte_windows = true;
+struct byte_window {
+  __m512i lo, hi;
+};
+// The 128 bytes at p (all readable).
+POLYKERN_SIMD_INLINE byte_window load_byte_window(const std::uint8_t* p) {
+  return {_mm512_loadu_si512(p), _mm512_loadu_si512(p + 64)};
+}
+// Lane i = w[index[i] & 127] as a float; only the low byte of each index lane is read.
+POLYKERN_SIMD_INLINE f32 pick_bytes(const byte_window& w, const i32& index) {
+  constexpr __mmask64 low_bytes = 0x1111111111111111ULL;
+  return f32(_mm512_cvtepi32_ps(_mm512_maskz_permutex2var_epi8(low_bytes, w.lo, index, w.hi)));
+}
+#else
+inline constexpr bool byte_windows = false;
+struct byte_window {
+  const std::uint8_t* p;
+};
+inline byte_window load_byte_window(const std::uint8_t* p) { return {p}; }
+inline f32 pick_bytes(const byte_window& w, const i32& index) {
+  alignas(64) std::int32_t i[f32_lanes];
+  alignas(64) float v[f32_lanes];
+  index.store_aligned(i);
+  for (std::size_t k = 0; k < f32_lanes; ++k) v[k] = static_cast<float>(w.p[i[k] & 127]);
+  return f32::load_aligned(v);
+}
+#endif
+
 }  // namespace polykern::detail::simd
 POLYKERN_SIMD_DIAGNOSTICS_POP

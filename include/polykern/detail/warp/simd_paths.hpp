@@ -145,6 +145,31 @@ window_table make_window(std::size_t n, std::int32_t taps, F offset) {
   return w;
 }
 
+// The byte windows of a shrinking uint8 separable row: for every full batch of N elements
+// of `off` (left-tap source elements; the right tap is `right` elements further), the first
+// byte of a 128-byte window holding both taps of every lane, at most `limit` so that the
+// window ends inside the source row, and each lane's left tap's index in it. False (tables
+// cleared) when some batch's taps span 128 bytes or more.
+inline bool make_byte_windows(const std::vector<std::int32_t>& off, std::int32_t right, std::int32_t limit,
+                              std::vector<std::int32_t>& start, std::vector<std::uint8_t>& local) {
+  constexpr std::size_t N = vec::N;
+  constexpr std::int32_t reach = 128;
+  start.clear(), local.clear();
+  if (limit < 0) return false;
+  for (std::size_t b = 0; b < off.size() / N; ++b) {
+    std::int32_t lo = off[b * N], hi = lo;
+    for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, off[b * N + i]), hi = std::max(hi, off[b * N + i]);
+    const std::int32_t first = std::min(lo, limit);
+    if (hi + right - first >= reach) {
+      start.clear(), local.clear();
+      return false;
+    }
+    start.push_back(first);
+    for (std::size_t i = 0; i < N; ++i) local.push_back(static_cast<std::uint8_t>(off[b * N + i] - first));
+  }
+  return true;
+}
+
 // What the SIMD backend adds to a job: border tables and which fast paths apply.
 struct simd_aux {
   bool vector = false;       // 32-bit offsets suffice and the source is at least 4 bytes
@@ -167,6 +192,14 @@ struct simd_aux {
   std::vector<std::int32_t> e_off;
   std::vector<float> e_fx;
   window_table sep;
+  // Shrinking uint8 separable rows (simd::byte_windows): the horizontal taps are picked
+  // first from 128-byte windows of the two source rows, and only those are blended
+  // vertically (picked_lerp). Per full batch of interior elements: the window's first
+  // byte in a source row, and each lane's left tap as an index into it (bytes).
+  bool picked = false;
+  std::int32_t pick_row = 0;  // elements of a source row (width * C)
+  std::vector<std::int32_t> pick_start;
+  std::vector<std::uint8_t> pick_local;
   // area_table: per tap k and region element e, source element offset and weight; and the
   // windows of the horizontal pass over all region columns.
   std::int32_t taps = 0;
@@ -214,6 +247,12 @@ simd_aux prepare_simd(const job<T>& j) {
         for (int c = 0; c < C; ++c)
           a.e_off.push_back(a.col_off[static_cast<std::size_t>(x - j.x0)] + c), a.e_fx.push_back(a.col_fx[static_cast<std::size_t>(x - j.x0)]);
       a.sep = make_window(a.e_off.size(), 1, [&](std::int32_t, std::size_t e) { return a.e_off[e]; });
+      // Picking first pays when the vertical pass would blend at least twice as many source
+      // elements as the row has taps to pick (a shrink by 2x or more).
+      a.pick_row = static_cast<std::int32_t>(s.width * C);
+      if constexpr (std::is_same_v<T, std::uint8_t> && simd::byte_windows)
+        a.picked = a.sep_n >= 2 * static_cast<std::int32_t>(a.e_off.size()) &&
+                   make_byte_windows(a.e_off, C, a.pick_row - 128, a.pick_start, a.pick_local);
     }
   }
   if (j.kind == sampler::area_table && a.vector) {
@@ -466,6 +505,55 @@ inline void horizontal_lerp(const simd_aux& a, const float* acc, T* d) {
   for (; i < n; ++i) d[i] = to_element<T>(vlerp<T>(base[a.e_off[i]], base[a.e_off[i] + C], a.e_fx[i]));
 }
 
+// One batch of a picked row: the left and right taps of N elements picked from the byte
+// windows at r0 + start (and r1 + start), blended vertically, then horizontally. OneRow
+// (fy = 0): the first row's taps themselves, as vlerp returns them for a zero weight.
+template <int C, bool OneRow>
+POLYKERN_SIMD_INLINE void picked_batch(const std::uint8_t* r0, const std::uint8_t* r1, std::int32_t start,
+                                       const std::uint8_t* local, const float* fx, const vec::VF& fy, std::uint8_t* d) {
+  using namespace vec;
+  const VI left = simd::load_index_bytes(local), right = left + VI(C);
+  const simd::byte_window w0 = simd::load_byte_window(r0 + start);
+  VF p0 = simd::pick_bytes(w0, left), p1 = simd::pick_bytes(w0, right);
+  if constexpr (!OneRow) {
+    const simd::byte_window w1 = simd::load_byte_window(r1 + start);
+    p0 = vlerp<std::uint8_t>(p0, simd::pick_bytes(w1, left), fy);
+    p1 = vlerp<std::uint8_t>(p1, simd::pick_bytes(w1, right), fy);
+  }
+  store_n(d, vlerp<std::uint8_t>(p0, p1, VF::load_unaligned(fx)));
+}
+
+// A shrinking uint8 row picked first (a.picked): per batch of N interior elements the taps
+// from byte windows of the two source rows r0, r1 (row starts), then the very lerps of
+// vertical_lerp and horizontal_lerp on those taps only, two batches per step. p0, p1 (Ahead):
+// the next row's source rows, prefetched as far as this row's windows reach (plus two lines).
+template <int C, bool OneRow, bool Ahead>
+inline void picked_lerp(const simd_aux& a, const std::uint8_t* r0, const std::uint8_t* r1, float fy, std::uint8_t* d,
+                        const std::uint8_t* p0, const std::uint8_t* p1) {
+  using namespace vec;
+  const std::int32_t* start = a.pick_start.data();
+  const std::uint8_t* local = a.pick_local.data();
+  const float* fx = a.e_fx.data();
+  const std::size_t batches = a.pick_start.size(), n = a.e_off.size();
+  const VF vfy(fy);
+  std::int32_t ahead = batches > 0 ? start[0] : 0;  // the next rows' bytes below it are prefetched
+  std::size_t b = 0;
+  for (; b + 2 <= batches; b += 2) {
+    if constexpr (Ahead)
+      for (const std::int32_t to = std::min(std::max(start[b], start[b + 1]) + 128 + 64, a.pick_row); ahead < to; ahead += 64)
+        simd::prefetch(p0 + ahead), simd::prefetch(p1 + ahead);
+    picked_batch<C, OneRow>(r0, r1, start[b], local + b * N, fx + b * N, vfy, d + b * N);
+    picked_batch<C, OneRow>(r0, r1, start[b + 1], local + (b + 1) * N, fx + (b + 1) * N, vfy, d + (b + 1) * N);
+  }
+  if (b < batches) picked_batch<C, OneRow>(r0, r1, start[b], local + b * N, fx + b * N, vfy, d + b * N);
+  for (std::size_t i = batches * N; i < n; ++i) {
+    const std::int32_t o = a.e_off[i];
+    const float t0 = vlerp<std::uint8_t>(static_cast<float>(r0[o]), static_cast<float>(r1[o]), fy);
+    const float t1 = vlerp<std::uint8_t>(static_cast<float>(r0[o + C]), static_cast<float>(r1[o + C]), fy);
+    d[i] = to_element<std::uint8_t>(vlerp<std::uint8_t>(t0, t1, a.e_fx[i]));
+  }
+}
+
 // Axis-aligned bilinear, the interior columns of row y, separably: the row's two source rows
 // blended over the columns the taps read (contiguous loads), then the columns resampled from
 // that float row in L1 through window permutes. Bitwise aligned_run's values: the same
@@ -473,17 +561,29 @@ inline void horizontal_lerp(const simd_aux& a, const float* acc, T* d) {
 template <class T, int C>
 inline void separable_run(const job<T>& j, const simd_aux& a, const row_base& rb, T* out, std::int32_t y, scratch& s) {
   const auto [y0, fy] = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), rb.hy, rb.ly));
+  const T* next = nullptr;  // the next row's first source row, when it is another one
+  if (y + 1 < j.y1) {
+    const row_base nb = row_of(j.k, y + 1);
+    const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), nb.hy, nb.ly)).first;
+    if (y1 != y0 && y1 >= 0 && y1 + 1 < static_cast<std::int32_t>(j.src.height)) next = j.src.row(static_cast<std::size_t>(y1));
+  }
+  const T* row0 = j.src.row(static_cast<std::size_t>(y0));
+  T* d = out + static_cast<std::size_t>(a.sep_x0) * C;
+  if constexpr (std::is_same_v<T, std::uint8_t>)
+    if (a.picked) {
+      const T* row1 = row0 + j.src.row_stride;
+      const T* next1 = next ? next + j.src.row_stride : nullptr;
+      if (fy == 0)
+        next ? picked_lerp<C, true, true>(a, row0, row1, fy, d, next, next1) : picked_lerp<C, true, false>(a, row0, row1, fy, d, next, next1);
+      else
+        next ? picked_lerp<C, false, true>(a, row0, row1, fy, d, next, next1) : picked_lerp<C, false, false>(a, row0, row1, fy, d, next, next1);
+      return;
+    }
   const std::size_t n = static_cast<std::size_t>(a.sep_n);
   float* acc = s.floats(n + scratch_slack);
-  const T* p0 = nullptr;  // the next row's first source row, when it is another one
-  if (y + 1 < j.y1) {
-    const row_base next = row_of(j.k, y + 1);
-    const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), next.hy, next.ly)).first;
-    if (y1 != y0 && y1 >= 0 && y1 + 1 < static_cast<std::int32_t>(j.src.height)) p0 = j.src.row(static_cast<std::size_t>(y1)) + a.sep_e0;
-  }
-  const T* r0 = j.src.row(static_cast<std::size_t>(y0)) + a.sep_e0;
+  const T* r0 = row0 + a.sep_e0;
+  const T* p0 = next ? next + a.sep_e0 : nullptr;
   vertical_lerp<T>(r0, r0 + j.src.row_stride, fy, n, acc, p0, p0 ? p0 + j.src.row_stride : nullptr);
-  T* d = out + static_cast<std::size_t>(a.sep_x0) * C;
   switch (a.sep.reach) {
     case simd::window::w32: horizontal_lerp<T, C, simd::window::w32>(a, acc, d); break;
     case simd::window::w64: horizontal_lerp<T, C, simd::window::w64>(a, acc, d); break;
