@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -130,6 +131,7 @@ window_table make_window(std::size_t n, std::int32_t taps, F offset) {
   constexpr std::size_t N = vec::N;
   window_table w;
   w.taps = taps, w.batches = n / N;
+  w.start.reserve(w.batches * static_cast<std::size_t>(taps)), w.local.reserve(w.batches * static_cast<std::size_t>(taps) * N);
   std::int32_t widest = 0;
   for (std::size_t b = 0; b < w.batches; ++b)
     for (std::int32_t k = 0; k < taps; ++k) {
@@ -149,13 +151,15 @@ window_table make_window(std::size_t n, std::int32_t taps, F offset) {
 // of `off` (left-tap source elements; the right tap is `right` elements further), the first
 // byte of a 128-byte window holding both taps of every lane, at most `limit` so that the
 // window ends inside the source row, and each lane's left tap's index in it. False (tables
-// cleared) when some batch's taps span 128 bytes or more.
+// cleared) when some batch's taps span 128 bytes or more. Indices carry
+// simd::byte_index_bits (simd::pick_biased).
 inline bool make_byte_windows(const std::vector<std::int32_t>& off, std::int32_t right, std::int32_t limit,
-                              std::vector<std::int32_t>& start, std::vector<std::uint8_t>& local) {
+                              std::vector<std::int32_t>& start, std::vector<std::int32_t>& local) {
   constexpr std::size_t N = vec::N;
   constexpr std::int32_t reach = 128;
   start.clear(), local.clear();
   if (limit < 0) return false;
+  start.reserve(off.size() / N), local.reserve(off.size() / N * N);
   for (std::size_t b = 0; b < off.size() / N; ++b) {
     std::int32_t lo = off[b * N], hi = lo;
     for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, off[b * N + i]), hi = std::max(hi, off[b * N + i]);
@@ -165,7 +169,7 @@ inline bool make_byte_windows(const std::vector<std::int32_t>& off, std::int32_t
       return false;
     }
     start.push_back(first);
-    for (std::size_t i = 0; i < N; ++i) local.push_back(static_cast<std::uint8_t>(off[b * N + i] - first));
+    for (std::size_t i = 0; i < N; ++i) local.push_back((off[b * N + i] - first) | simd::byte_index_bits);
   }
   return true;
 }
@@ -182,6 +186,7 @@ struct simd_aux {
   // Axis-aligned bilinear: per region column, the element offset x0 * C of its left tap in
   // a source row and its weight fx (the x coordinate does not depend on the row).
   bool aligned = false;
+  std::int32_t ix0 = 0, ix1 = 0;  // the interior columns of every row whose y taps are inside
   std::vector<std::int32_t> col_off;
   std::vector<float> col_fx;
   // Separable axis-aligned bilinear (the interior columns [sep_x0, sep_x1)): each row blends
@@ -199,7 +204,7 @@ struct simd_aux {
   bool picked = false;
   std::int32_t pick_row = 0;  // elements of a source row (width * C)
   std::vector<std::int32_t> pick_start;
-  std::vector<std::uint8_t> pick_local;
+  std::vector<std::int32_t> pick_local;  // index | simd::byte_index_bits
   // area_table: per tap k and region element e, source element offset and weight; and the
   // windows of the horizontal pass over all region columns.
   std::int32_t taps = 0;
@@ -229,6 +234,7 @@ simd_aux prepare_simd(const job<T>& j) {
   if (j.kind == sampler::bilinear && j.m[0][1] == 0 && j.m[1][0] == 0 && !a.translation && a.vector) {
     a.aligned = true;
     const row_base rb = row_of(j.k, j.y0);  // the x coordinate does not depend on the row
+    a.col_off.reserve(static_cast<std::size_t>(j.x1 - j.x0)), a.col_fx.reserve(static_cast<std::size_t>(j.x1 - j.x0));
     for (std::int32_t x = j.x0; x < j.x1; ++x) {
       const auto [x0, fx] = bilinear_tap(coordinate_of(j.k.x.a, static_cast<float>(x - j.k.ox), rb.hx, rb.lx));
       a.col_off.push_back(x0 * C), a.col_fx.push_back(fx);
@@ -237,12 +243,14 @@ simd_aux prepare_simd(const job<T>& j) {
     constexpr double inf = std::numeric_limits<double>::infinity();
     auto [sx0, sx1] = span_of(j.m, j.y0, j.x1, a.ilx, a.ihx, -inf, inf);
     sx0 = std::max(sx0, j.x0), sx1 = std::min(sx1, j.x1);
+    a.ix0 = sx0, a.ix1 = sx1;
     if (sx0 < sx1) {
       std::int32_t lo = a.col_off[static_cast<std::size_t>(sx0 - j.x0)], hi = lo;
       for (std::int32_t x = sx0; x < sx1; ++x)
         lo = std::min(lo, a.col_off[static_cast<std::size_t>(x - j.x0)]), hi = std::max(hi, a.col_off[static_cast<std::size_t>(x - j.x0)]);
       a.separable = true;
       a.sep_x0 = sx0, a.sep_x1 = sx1, a.sep_e0 = lo, a.sep_n = hi + 2 * C - lo;
+      a.e_off.reserve(static_cast<std::size_t>(sx1 - sx0) * C), a.e_fx.reserve(static_cast<std::size_t>(sx1 - sx0) * C);
       for (std::int32_t x = sx0; x < sx1; ++x)
         for (int c = 0; c < C; ++c)
           a.e_off.push_back(a.col_off[static_cast<std::size_t>(x - j.x0)] + c), a.e_fx.push_back(a.col_fx[static_cast<std::size_t>(x - j.x0)]);
@@ -280,10 +288,11 @@ simd_aux prepare_simd(const job<T>& j) {
     const std::int64_t entries = std::int64_t(a.xhi) - a.xlo + 1 + std::int64_t(a.yhi) - a.ylo + 1;
     a.tables = a.vector && entries <= (std::int64_t{1} << 21);
     if (a.tables) {
+      a.xmap.resize(static_cast<std::size_t>(a.xhi - a.xlo + 1)), a.ymap.resize(static_cast<std::size_t>(a.yhi - a.ylo + 1));
       for (std::int32_t i = a.xlo; i <= a.xhi; ++i)
-        a.xmap.push_back(static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.width), j.mode)));
+        a.xmap[static_cast<std::size_t>(i - a.xlo)] = static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.width), j.mode));
       for (std::int32_t i = a.ylo; i <= a.yhi; ++i)
-        a.ymap.push_back(static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.height), j.mode)));
+        a.ymap[static_cast<std::size_t>(i - a.ylo)] = static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.height), j.mode));
     }
   }
   return a;
@@ -506,21 +515,27 @@ inline void horizontal_lerp(const simd_aux& a, const float* acc, T* d) {
 }
 
 // One batch of a picked row: the left and right taps of N elements picked from the byte
-// windows at r0 + start (and r1 + start), blended vertically, then horizontally. OneRow
-// (fy = 0): the first row's taps themselves, as vlerp returns them for a zero weight.
+// windows at r0 + start (and r1 + start), blended vertically, then horizontally. The picks
+// are 2^23 + byte (simd::pick_biased): a difference of two is the difference of the bytes
+// as floats exactly, and pick - 2^23 the byte, so fused(fy, b10 - b00, b00 - 2^23) is
+// vlerp<uint8>(p00, p10, fy) bit for bit. OneRow (fy = 0): the first row's taps
+// themselves, as vlerp returns them for a zero weight. Stored rounded and saturated as
+// store_n does.
 template <int C, bool OneRow>
 POLYKERN_SIMD_INLINE void picked_batch(const std::uint8_t* r0, const std::uint8_t* r1, std::int32_t start,
-                                       const std::uint8_t* local, const float* fx, const vec::VF& fy, std::uint8_t* d) {
+                                       const std::int32_t* local, const float* fx, const vec::VF& fy, std::uint8_t* d) {
   using namespace vec;
-  const VI left = simd::load_index_bytes(local), right = left + VI(C);
+  const VF bias(simd::byte_bias);
+  const VI left = VI::load_unaligned(local), right = left + VI(C);
   const simd::byte_window w0 = simd::load_byte_window(r0 + start);
-  VF p0 = simd::pick_bytes(w0, left), p1 = simd::pick_bytes(w0, right);
+  const VF b00 = simd::pick_biased(w0, left), b01 = simd::pick_biased(w0, right);
+  VF p0 = b00 - bias, p1 = b01 - bias;
   if constexpr (!OneRow) {
     const simd::byte_window w1 = simd::load_byte_window(r1 + start);
-    p0 = vlerp<std::uint8_t>(p0, simd::pick_bytes(w1, left), fy);
-    p1 = vlerp<std::uint8_t>(p1, simd::pick_bytes(w1, right), fy);
+    p0 = fused(fy, simd::pick_biased(w1, left) - b00, p0);
+    p1 = fused(fy, simd::pick_biased(w1, right) - b01, p1);
   }
-  store_n(d, vlerp<std::uint8_t>(p0, p1, VF::load_unaligned(fx)));
+  simd::store_rounded_bytes(d, vlerp<std::uint8_t>(p0, p1, VF::load_unaligned(fx)));
 }
 
 // A shrinking uint8 row picked first (a.picked): per batch of N interior elements the taps
@@ -532,7 +547,7 @@ inline void picked_lerp(const simd_aux& a, const std::uint8_t* r0, const std::ui
                         const std::uint8_t* p0, const std::uint8_t* p1) {
   using namespace vec;
   const std::int32_t* start = a.pick_start.data();
-  const std::uint8_t* local = a.pick_local.data();
+  const std::int32_t* local = a.pick_local.data();
   const float* fx = a.e_fx.data();
   const std::size_t batches = a.pick_start.size(), n = a.e_off.size();
   const VF vfy(fy);
@@ -706,7 +721,15 @@ struct simd_paths {
   static std::pair<std::int32_t, std::int32_t> interior(const job<T>& j, const extras& a, std::int32_t y, std::int32_t xa,
                                                         std::int32_t xb) {
     if (!a.vector) return {xb, xb};
-    auto [ia, ib] = span_of(j.m, y, xb, a.ilx, a.ihx, a.ily, a.ihy);
+    // Axis-aligned: span_of's x interval is the same on every row (found once by prepare),
+    // and its y test the row's alone.
+    std::int32_t ia = a.ix0, ib = a.ix1;
+    if (a.aligned) {
+      const double sy = j.m[1][1] * y + j.m[1][2];
+      if (!(a.ily <= sy && sy < a.ihy)) ia = ib = xb;
+    } else {
+      std::tie(ia, ib) = span_of(j.m, y, xb, a.ilx, a.ihx, a.ily, a.ihy);
+    }
     ia = std::max(ia, xa), ib = std::min(ib, xb);
     if (ia >= ib) ia = ib = xb;
     return {ia, ib};
