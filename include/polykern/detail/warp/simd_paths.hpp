@@ -131,16 +131,19 @@ window_table make_window(std::size_t n, std::int32_t taps, F offset) {
   constexpr std::size_t N = vec::N;
   window_table w;
   w.taps = taps, w.batches = n / N;
-  w.start.reserve(w.batches * static_cast<std::size_t>(taps)), w.local.reserve(w.batches * static_cast<std::size_t>(taps) * N);
+  // Written through indices, not push_back: this runs per job on the calling thread.
+  w.start.resize(w.batches * static_cast<std::size_t>(taps)), w.local.resize(w.batches * static_cast<std::size_t>(taps) * N);
   std::int32_t widest = 0;
   for (std::size_t b = 0; b < w.batches; ++b)
     for (std::int32_t k = 0; k < taps; ++k) {
-      std::int32_t lo = offset(k, b * N), hi = lo;
-      for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, offset(k, b * N + i)), hi = std::max(hi, offset(k, b * N + i));
+      std::int32_t o[N];
+      for (std::size_t i = 0; i < N; ++i) o[i] = offset(k, b * N + i);
+      std::int32_t lo = o[0], hi = lo;
+      for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, o[i]), hi = std::max(hi, o[i]);
       widest = std::max(widest, hi - lo);
-      w.start.push_back(lo);
-      for (std::size_t i = 0; i < N; ++i)
-        w.local.push_back(static_cast<std::uint8_t>(std::min<std::int32_t>(offset(k, b * N + i) - lo, 255)));
+      const std::size_t q = b * static_cast<std::size_t>(taps) + static_cast<std::size_t>(k);
+      w.start[q] = lo;
+      for (std::size_t i = 0; i < N; ++i) w.local[q * N + i] = static_cast<std::uint8_t>(std::min<std::int32_t>(o[i] - lo, 255));
     }
   w.reach = widest < 32 ? simd::window::w32 : widest < 64 ? simd::window::w64 : simd::window::gather;
   if (w.reach == simd::window::gather) w.start.clear(), w.local.clear();
@@ -159,7 +162,7 @@ inline bool make_byte_windows(const std::vector<std::int32_t>& off, std::int32_t
   constexpr std::int32_t reach = 128;
   start.clear(), local.clear();
   if (limit < 0) return false;
-  start.reserve(off.size() / N), local.reserve(off.size() / N * N);
+  start.resize(off.size() / N), local.resize(off.size() / N * N);
   for (std::size_t b = 0; b < off.size() / N; ++b) {
     std::int32_t lo = off[b * N], hi = lo;
     for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, off[b * N + i]), hi = std::max(hi, off[b * N + i]);
@@ -168,8 +171,8 @@ inline bool make_byte_windows(const std::vector<std::int32_t>& off, std::int32_t
       start.clear(), local.clear();
       return false;
     }
-    start.push_back(first);
-    for (std::size_t i = 0; i < N; ++i) local.push_back((off[b * N + i] - first) | simd::byte_index_bits);
+    start[b] = first;
+    for (std::size_t i = 0; i < N; ++i) local[b * N + i] = (off[b * N + i] - first) | simd::byte_index_bits;
   }
   return true;
 }
@@ -234,10 +237,10 @@ simd_aux prepare_simd(const job<T>& j) {
   if (j.kind == sampler::bilinear && j.m[0][1] == 0 && j.m[1][0] == 0 && !a.translation && a.vector) {
     a.aligned = true;
     const row_base rb = row_of(j.k, j.y0);  // the x coordinate does not depend on the row
-    a.col_off.reserve(static_cast<std::size_t>(j.x1 - j.x0)), a.col_fx.reserve(static_cast<std::size_t>(j.x1 - j.x0));
+    a.col_off.resize(static_cast<std::size_t>(j.x1 - j.x0)), a.col_fx.resize(static_cast<std::size_t>(j.x1 - j.x0));
     for (std::int32_t x = j.x0; x < j.x1; ++x) {
       const auto [x0, fx] = bilinear_tap(coordinate_of(j.k.x.a, static_cast<float>(x - j.k.ox), rb.hx, rb.lx));
-      a.col_off.push_back(x0 * C), a.col_fx.push_back(fx);
+      a.col_off[static_cast<std::size_t>(x - j.x0)] = x0 * C, a.col_fx[static_cast<std::size_t>(x - j.x0)] = fx;
     }
     // The interior columns (the x half of interior(): the y test is the same for a whole row).
     constexpr double inf = std::numeric_limits<double>::infinity();
@@ -250,10 +253,12 @@ simd_aux prepare_simd(const job<T>& j) {
         lo = std::min(lo, a.col_off[static_cast<std::size_t>(x - j.x0)]), hi = std::max(hi, a.col_off[static_cast<std::size_t>(x - j.x0)]);
       a.separable = true;
       a.sep_x0 = sx0, a.sep_x1 = sx1, a.sep_e0 = lo, a.sep_n = hi + 2 * C - lo;
-      a.e_off.reserve(static_cast<std::size_t>(sx1 - sx0) * C), a.e_fx.reserve(static_cast<std::size_t>(sx1 - sx0) * C);
+      a.e_off.resize(static_cast<std::size_t>(sx1 - sx0) * C), a.e_fx.resize(static_cast<std::size_t>(sx1 - sx0) * C);
       for (std::int32_t x = sx0; x < sx1; ++x)
-        for (int c = 0; c < C; ++c)
-          a.e_off.push_back(a.col_off[static_cast<std::size_t>(x - j.x0)] + c), a.e_fx.push_back(a.col_fx[static_cast<std::size_t>(x - j.x0)]);
+        for (int c = 0; c < C; ++c) {
+          const std::size_t e = static_cast<std::size_t>(x - sx0) * C + static_cast<std::size_t>(c);
+          a.e_off[e] = a.col_off[static_cast<std::size_t>(x - j.x0)] + c, a.e_fx[e] = a.col_fx[static_cast<std::size_t>(x - j.x0)];
+        }
       a.sep = make_window(a.e_off.size(), 1, [&](std::int32_t, std::size_t e) { return a.e_off[e]; });
       // Picking first pays when the vertical pass would blend at least twice as many source
       // elements as the row has taps to pick (a shrink by 2x or more).
