@@ -4,7 +4,9 @@
 // - interior pixels (the 2x2 footprint inside the source) gather their taps directly;
 //   uint8 pixels are fetched as 32-bit words at byte offsets, two neighbours at a time;
 // - pure translations read contiguous elements (and integer ones copy rows);
-// - axis-aligned bilinear jobs take each column's tap and weight from a table;
+// - axis-aligned bilinear jobs take each column's tap and weight from a table, and their
+//   interior rows are separable: a float row of vertical lerps, then the columns; uint8
+//   rows shrinking 2x or more pick their taps from byte windows first (picked_lerp);
 // - pixels near or beyond the border map their taps through per-job tables of the
 //   border index map (border.hpp), then gather;
 // - area rows resample columns through fixed-length element tables;
