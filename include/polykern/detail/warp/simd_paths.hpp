@@ -133,7 +133,7 @@ window_table make_window(std::size_t n, std::int32_t taps, F offset) {
   constexpr std::size_t N = vec::N;
   window_table w;
   w.taps = taps, w.batches = n / N;
-  // Written through indices, not push_back: this runs per job on the calling thread.
+  // Written through indices, not push_back: this runs per job and call.
   w.start.resize(w.batches * static_cast<std::size_t>(taps)), w.local.resize(w.batches * static_cast<std::size_t>(taps) * N);
   std::int32_t widest = 0;
   for (std::size_t b = 0; b < w.batches; ++b)
@@ -205,7 +205,8 @@ struct simd_aux {
   // Shrinking uint8 separable rows (simd::byte_windows): the horizontal taps are picked
   // first from 128-byte windows of the two source rows, and only those are blended
   // vertically (picked_lerp). Per full batch of interior elements: the window's first
-  // byte in a source row, and each lane's left tap as an index into it (bytes).
+  // byte in a source row, and each lane's left tap as an index into it (an int32 lane
+  // carrying simd::byte_index_bits above the index).
   bool picked = false;
   std::int32_t pick_row = 0;  // elements of a source row (width * C)
   std::vector<std::int32_t> pick_start;
@@ -557,12 +558,13 @@ inline void picked_lerp(const simd_aux& a, const std::uint8_t* r0, const std::ui
   const std::int32_t* local = a.pick_local.data();
   const float* fx = a.e_fx.data();
   const std::size_t batches = a.pick_start.size(), n = a.e_off.size();
+  const std::int32_t row_end = a.pick_row;  // a local: stores through d may alias a's fields
   const VF vfy(fy);
   std::int32_t ahead = batches > 0 ? start[0] : 0;  // the next rows' bytes below it are prefetched
   std::size_t b = 0;
   for (; b + 2 <= batches; b += 2) {
     if constexpr (Ahead)
-      for (const std::int32_t to = std::min(std::max(start[b], start[b + 1]) + 128 + 64, a.pick_row); ahead < to; ahead += 64)
+      for (const std::int32_t to = std::min(std::max(start[b], start[b + 1]) + 128 + 64, row_end); ahead < to; ahead += 64)
         simd::prefetch(p0 + ahead), simd::prefetch(p1 + ahead);
     picked_batch<C, OneRow>(r0, r1, start[b], local + b * N, fx + b * N, vfy, d + b * N);
     picked_batch<C, OneRow>(r0, r1, start[b + 1], local + (b + 1) * N, fx + (b + 1) * N, vfy, d + (b + 1) * N);
