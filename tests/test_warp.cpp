@@ -739,6 +739,54 @@ TEST(WarpPolicies, SeparableRowsAreTakenForScaleAndTranslation) {
   EXPECT_FALSE((w::prepare_simd<u8, 3>(rotated).separable));
 }
 
+// Shrinking uint8 rows (2x and more) pick their horizontal taps first from 128-byte windows
+// of the two source rows and blend only those (simd_paths.hpp, picked_lerp; AVX-512 VBMI):
+// bitwise the scalar per-pixel body for shrinks of 2x to 8x, per-axis scales, fractional
+// offsets, mirrored tiles, rows whose vertical weight is 0, windows clamped at the right
+// edge of the source, widths off the SIMD width, 1-4 channels, openmp on 1-3 threads.
+TEST(WarpPolicies, PickedShrinkRowsAreBitwiseThePerPixelPath) {
+  namespace w = pk::detail::warp;
+  for (std::size_t c = 1; c <= 4; ++c) {
+    const auto src = noise_image<u8>(611, 97, c, 100 + static_cast<unsigned>(c));
+    const auto check = [&](const std::vector<pk::tile<u8>>& tiles, std::size_t cw, std::size_t ch, const std::string& what) {
+      pk::image<u8> want(cw, ch, c, 7);
+      pk::compose(pk::exec::scalar, tiles, want.view());
+      pk::image<u8> got(cw, ch, c, 7);
+      pk::compose(pk::exec::simd, tiles, got.view());
+      EXPECT_TRUE(same_pixels(want, got)) << what << " c=" << c << " simd";
+#if POLYKERN_HAS_OPENMP
+      for (int threads : {1, 2, 3}) {
+        pk::image<u8> d(cw, ch, c, 7);
+        pk::compose(pk::exec::openmp_policy{.threads = threads}, tiles, d.view());
+        EXPECT_TRUE(same_pixels(want, d)) << what << " c=" << c << " openmp threads=" << threads;
+      }
+#endif
+    };
+    for (double s : {2.0, 2.5, 3.0, 4.0, 5.3, 7.0, 8.0}) {
+      const auto shrink = affine(1 / s, 0, 3 - (s - 1) / (2 * s), 0, 1 / (s * 0.9), 1.3);
+      check({{src.view(), shrink}}, 400, 140, "shrink " + std::to_string(s));
+      check({{src.view(), affine(-1 / s, 0, 611 / s + 2.6, 0, 1 / s, 0.4)}}, 400, 140, "mirrored " + std::to_string(s));
+#if defined(__AVX512VBMI__)
+      // The grid case is picked up to 7x for every channel count (8x: where the windows fit).
+      if (s <= 7) {
+        double inv[2][3];
+        ASSERT_TRUE(w::invert(shrink.m, inv));
+        w::job<u8> j;
+        ASSERT_TRUE(w::compose_job<u8>(src.view(), shrink.m, inv, 400, 140, w::sampler::bilinear, j));
+        EXPECT_TRUE((w::with_channels(c, [&]<int C>() { return w::prepare_simd<u8, C>(j).picked; }))) << s << " c=" << c;
+      }
+#endif
+    }
+    // Integer vertical steps (fy = 0 on every row), a 1.5x shrink (not picked: the rows' own
+    // vertical pass), and a row of tiles as in the grid video.
+    check({{src.view(), affine(0.25, 0, 1.125, 0, 0.5, 0)}}, 200, 60, "fy = 0");
+    check({{src.view(), affine(1 / 1.5, 0, 0.4, 0, 1 / 1.5, 0.2)}}, 420, 70, "1.5x");
+    std::vector<pk::tile<u8>> row;
+    for (int k = 0; k < 4; ++k) row.push_back({src.view(), affine(0.25, 0, 153 * k - 0.375, 0, 0.25, -0.375)});
+    check(row, 611, 25, "grid row");
+  }
+}
+
 // issue 11: the openmp backend's own parallel region had no exception guard, so an
 // exception inside it (a std::bad_alloc of a thread's scratch row) called std::terminate.
 // The rows now run through detail/executor.hpp, which carries the exception to the caller.

@@ -48,5 +48,52 @@ inline f32 pick(const float* p, const i32& index) {
   return gather(p, index);
 }
 
+// Byte windows: lanes picked from 128 consecutive bytes of a uint8 row (the horizontal
+// taps of a shrinking separable row, picked before its vertical lerp). One AVX-512 VBMI
+// vpermi2b per pick writes the byte into the low byte of each 32-bit lane and keeps the
+// lane's other bytes from the index, whose bits above the low byte are byte_index_bits:
+// the lane is then the float 2^23 + byte exactly (byte_bias + value), with no conversion.
+// Differences of two picks are exact differences of the bytes, and subtracting byte_bias
+// gives the byte as a float. Elsewhere a lane loop (callers take the path only where
+// byte_windows is true).
+inline constexpr std::int32_t byte_index_bits = 0x4B000000;  // the bits of 2^23 as a float
+inline constexpr float byte_bias = 8388608.0f;               // 2^23
+#if defined(POLYKERN_SIMD_GATHER_AVX512) && defined(__AVX512VBMI__)
+inline constexpr bool byte_windows = true;
+struct byte_window {
+  __m512i lo, hi;
+};
+// The 128 bytes at p (all readable).
+POLYKERN_SIMD_INLINE byte_window load_byte_window(const std::uint8_t* p) {
+  return {_mm512_loadu_si512(p), _mm512_loadu_si512(p + 64)};
+}
+// Lane i = byte_bias + w[index[i] & 127], for index lanes byte_index_bits | (0..127).
+POLYKERN_SIMD_INLINE f32 pick_biased(const byte_window& w, const i32& index) {
+  constexpr __mmask64 low_bytes = 0x1111111111111111ULL;
+  return f32(_mm512_castsi512_ps(_mm512_mask2_permutex2var_epi8(w.lo, index, low_bytes, w.hi)));
+}
+// Stores the f32_lanes values of v rounded to nearest even and saturated to 0..255 (NaN:
+// 0), as store_floats does, in three instructions: max with 0 (NaN gives 0), a conversion
+// rounding to nearest, and an unsigned saturating pack.
+POLYKERN_SIMD_INLINE void store_rounded_bytes(std::uint8_t* p, const f32& v) {
+  const __m512i i = _mm512_cvt_roundps_epi32(_mm512_max_ps(v, _mm512_setzero_ps()), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtusepi32_epi8(i));
+}
+#else
+inline constexpr bool byte_windows = false;
+struct byte_window {
+  const std::uint8_t* p;
+};
+inline byte_window load_byte_window(const std::uint8_t* p) { return {p}; }
+inline f32 pick_biased(const byte_window& w, const i32& index) {
+  alignas(64) std::int32_t i[f32_lanes];
+  alignas(64) float v[f32_lanes];
+  index.store_aligned(i);
+  for (std::size_t k = 0; k < f32_lanes; ++k) v[k] = byte_bias + static_cast<float>(w.p[i[k] & 127]);
+  return f32::load_aligned(v);
+}
+inline void store_rounded_bytes(std::uint8_t* p, const f32& v) { store_floats(p, v); }
+#endif
+
 }  // namespace polykern::detail::simd
 POLYKERN_SIMD_DIAGNOSTICS_POP

@@ -211,8 +211,17 @@ bool compose_job(image_view<const T> image, const double (&to_canvas)[2][3], con
   // Exact spans, then shrink the region to the rows and columns actually written.
   std::vector<std::int32_t> spans;
   std::int32_t first = -1, last = -1, left = j.x1, right = j.x0;
+  // Axis-aligned (a scaled tile): span_of's x interval is the same on every row, found once,
+  // and its y test is the row's alone, the comparisons span_of makes (serial per call).
+  const bool aligned = j.m[0][1] == 0 && j.m[1][0] == 0;
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const auto columns = aligned ? span_of(j.m, j.y0, static_cast<std::int32_t>(canvas_w), -0.5, w - 0.5, -inf, inf)
+                               : std::pair<std::int32_t, std::int32_t>{0, 0};
   for (std::int32_t y = j.y0; y < j.y1; ++y) {
-    auto [a, b] = span_of(j.m, y, static_cast<std::int32_t>(canvas_w), -0.5, w - 0.5, -0.5, h - 0.5);
+    const double sy = j.m[1][1] * y + j.m[1][2];
+    auto [a, b] = !aligned ? span_of(j.m, y, static_cast<std::int32_t>(canvas_w), -0.5, w - 0.5, -0.5, h - 0.5)
+                  : -0.5 <= sy && sy < h - 0.5 ? columns
+                                               : std::pair<std::int32_t, std::int32_t>{0, 0};
     if (a >= b) a = b = 0;
     else {
       if (first < 0) first = y;

@@ -4,7 +4,9 @@
 // - interior pixels (the 2x2 footprint inside the source) gather their taps directly;
 //   uint8 pixels are fetched as 32-bit words at byte offsets, two neighbours at a time;
 // - pure translations read contiguous elements (and integer ones copy rows);
-// - axis-aligned bilinear jobs take each column's tap and weight from a table;
+// - axis-aligned bilinear jobs take each column's tap and weight from a table, and their
+//   interior rows are separable: a float row of vertical lerps, then the columns; uint8
+//   rows shrinking 2x or more pick their taps from byte windows first (picked_lerp);
 // - pixels near or beyond the border map their taps through per-job tables of the
 //   border index map (border.hpp), then gather;
 // - area rows resample columns through fixed-length element tables;
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -130,19 +133,50 @@ window_table make_window(std::size_t n, std::int32_t taps, F offset) {
   constexpr std::size_t N = vec::N;
   window_table w;
   w.taps = taps, w.batches = n / N;
+  // Written through indices, not push_back: this runs per job and call.
+  w.start.resize(w.batches * static_cast<std::size_t>(taps)), w.local.resize(w.batches * static_cast<std::size_t>(taps) * N);
   std::int32_t widest = 0;
   for (std::size_t b = 0; b < w.batches; ++b)
     for (std::int32_t k = 0; k < taps; ++k) {
-      std::int32_t lo = offset(k, b * N), hi = lo;
-      for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, offset(k, b * N + i)), hi = std::max(hi, offset(k, b * N + i));
+      std::int32_t o[N];
+      for (std::size_t i = 0; i < N; ++i) o[i] = offset(k, b * N + i);
+      std::int32_t lo = o[0], hi = lo;
+      for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, o[i]), hi = std::max(hi, o[i]);
       widest = std::max(widest, hi - lo);
-      w.start.push_back(lo);
-      for (std::size_t i = 0; i < N; ++i)
-        w.local.push_back(static_cast<std::uint8_t>(std::min<std::int32_t>(offset(k, b * N + i) - lo, 255)));
+      const std::size_t q = b * static_cast<std::size_t>(taps) + static_cast<std::size_t>(k);
+      w.start[q] = lo;
+      for (std::size_t i = 0; i < N; ++i) w.local[q * N + i] = static_cast<std::uint8_t>(std::min<std::int32_t>(o[i] - lo, 255));
     }
   w.reach = widest < 32 ? simd::window::w32 : widest < 64 ? simd::window::w64 : simd::window::gather;
   if (w.reach == simd::window::gather) w.start.clear(), w.local.clear();
   return w;
+}
+
+// The byte windows of a shrinking uint8 separable row: for every full batch of N elements
+// of `off` (left-tap source elements; the right tap is `right` elements further), the first
+// byte of a 128-byte window holding both taps of every lane, at most `limit` so that the
+// window ends inside the source row, and each lane's left tap's index in it. False (tables
+// cleared) when some batch's taps span 128 bytes or more. Indices carry
+// simd::byte_index_bits (simd::pick_biased).
+inline bool make_byte_windows(const std::vector<std::int32_t>& off, std::int32_t right, std::int32_t limit,
+                              std::vector<std::int32_t>& start, std::vector<std::int32_t>& local) {
+  constexpr std::size_t N = vec::N;
+  constexpr std::int32_t reach = 128;
+  start.clear(), local.clear();
+  if (limit < 0) return false;
+  start.resize(off.size() / N), local.resize(off.size() / N * N);
+  for (std::size_t b = 0; b < off.size() / N; ++b) {
+    std::int32_t lo = off[b * N], hi = lo;
+    for (std::size_t i = 1; i < N; ++i) lo = std::min(lo, off[b * N + i]), hi = std::max(hi, off[b * N + i]);
+    const std::int32_t first = std::min(lo, limit);
+    if (hi + right - first >= reach) {
+      start.clear(), local.clear();
+      return false;
+    }
+    start[b] = first;
+    for (std::size_t i = 0; i < N; ++i) local[b * N + i] = (off[b * N + i] - first) | simd::byte_index_bits;
+  }
+  return true;
 }
 
 // What the SIMD backend adds to a job: border tables and which fast paths apply.
@@ -157,6 +191,7 @@ struct simd_aux {
   // Axis-aligned bilinear: per region column, the element offset x0 * C of its left tap in
   // a source row and its weight fx (the x coordinate does not depend on the row).
   bool aligned = false;
+  std::int32_t ix0 = 0, ix1 = 0;  // the interior columns of every row whose y taps are inside
   std::vector<std::int32_t> col_off;
   std::vector<float> col_fx;
   // Separable axis-aligned bilinear (the interior columns [sep_x0, sep_x1)): each row blends
@@ -167,6 +202,15 @@ struct simd_aux {
   std::vector<std::int32_t> e_off;
   std::vector<float> e_fx;
   window_table sep;
+  // Shrinking uint8 separable rows (simd::byte_windows): the horizontal taps are picked
+  // first from 128-byte windows of the two source rows, and only those are blended
+  // vertically (picked_lerp). Per full batch of interior elements: the window's first
+  // byte in a source row, and each lane's left tap as an index into it (an int32 lane
+  // carrying simd::byte_index_bits above the index).
+  bool picked = false;
+  std::int32_t pick_row = 0;  // elements of a source row (width * C)
+  std::vector<std::int32_t> pick_start;
+  std::vector<std::int32_t> pick_local;  // index | simd::byte_index_bits
   // area_table: per tap k and region element e, source element offset and weight; and the
   // windows of the horizontal pass over all region columns.
   std::int32_t taps = 0;
@@ -196,24 +240,35 @@ simd_aux prepare_simd(const job<T>& j) {
   if (j.kind == sampler::bilinear && j.m[0][1] == 0 && j.m[1][0] == 0 && !a.translation && a.vector) {
     a.aligned = true;
     const row_base rb = row_of(j.k, j.y0);  // the x coordinate does not depend on the row
+    a.col_off.resize(static_cast<std::size_t>(j.x1 - j.x0)), a.col_fx.resize(static_cast<std::size_t>(j.x1 - j.x0));
     for (std::int32_t x = j.x0; x < j.x1; ++x) {
       const auto [x0, fx] = bilinear_tap(coordinate_of(j.k.x.a, static_cast<float>(x - j.k.ox), rb.hx, rb.lx));
-      a.col_off.push_back(x0 * C), a.col_fx.push_back(fx);
+      a.col_off[static_cast<std::size_t>(x - j.x0)] = x0 * C, a.col_fx[static_cast<std::size_t>(x - j.x0)] = fx;
     }
     // The interior columns (the x half of interior(): the y test is the same for a whole row).
     constexpr double inf = std::numeric_limits<double>::infinity();
     auto [sx0, sx1] = span_of(j.m, j.y0, j.x1, a.ilx, a.ihx, -inf, inf);
     sx0 = std::max(sx0, j.x0), sx1 = std::min(sx1, j.x1);
+    a.ix0 = sx0, a.ix1 = sx1;
     if (sx0 < sx1) {
       std::int32_t lo = a.col_off[static_cast<std::size_t>(sx0 - j.x0)], hi = lo;
       for (std::int32_t x = sx0; x < sx1; ++x)
         lo = std::min(lo, a.col_off[static_cast<std::size_t>(x - j.x0)]), hi = std::max(hi, a.col_off[static_cast<std::size_t>(x - j.x0)]);
       a.separable = true;
       a.sep_x0 = sx0, a.sep_x1 = sx1, a.sep_e0 = lo, a.sep_n = hi + 2 * C - lo;
+      a.e_off.resize(static_cast<std::size_t>(sx1 - sx0) * C), a.e_fx.resize(static_cast<std::size_t>(sx1 - sx0) * C);
       for (std::int32_t x = sx0; x < sx1; ++x)
-        for (int c = 0; c < C; ++c)
-          a.e_off.push_back(a.col_off[static_cast<std::size_t>(x - j.x0)] + c), a.e_fx.push_back(a.col_fx[static_cast<std::size_t>(x - j.x0)]);
+        for (int c = 0; c < C; ++c) {
+          const std::size_t e = static_cast<std::size_t>(x - sx0) * C + static_cast<std::size_t>(c);
+          a.e_off[e] = a.col_off[static_cast<std::size_t>(x - j.x0)] + c, a.e_fx[e] = a.col_fx[static_cast<std::size_t>(x - j.x0)];
+        }
       a.sep = make_window(a.e_off.size(), 1, [&](std::int32_t, std::size_t e) { return a.e_off[e]; });
+      // Picking first pays when the vertical pass would blend at least twice as many source
+      // elements as the row has taps to pick (a shrink by 2x or more).
+      a.pick_row = static_cast<std::int32_t>(s.width * C);
+      if constexpr (std::is_same_v<T, std::uint8_t> && simd::byte_windows)
+        a.picked = a.sep_n >= 2 * static_cast<std::int32_t>(a.e_off.size()) &&
+                   make_byte_windows(a.e_off, C, a.pick_row - 128, a.pick_start, a.pick_local);
     }
   }
   if (j.kind == sampler::area_table && a.vector) {
@@ -241,10 +296,11 @@ simd_aux prepare_simd(const job<T>& j) {
     const std::int64_t entries = std::int64_t(a.xhi) - a.xlo + 1 + std::int64_t(a.yhi) - a.ylo + 1;
     a.tables = a.vector && entries <= (std::int64_t{1} << 21);
     if (a.tables) {
+      a.xmap.resize(static_cast<std::size_t>(a.xhi - a.xlo + 1)), a.ymap.resize(static_cast<std::size_t>(a.yhi - a.ylo + 1));
       for (std::int32_t i = a.xlo; i <= a.xhi; ++i)
-        a.xmap.push_back(static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.width), j.mode)));
+        a.xmap[static_cast<std::size_t>(i - a.xlo)] = static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.width), j.mode));
       for (std::int32_t i = a.ylo; i <= a.yhi; ++i)
-        a.ymap.push_back(static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.height), j.mode)));
+        a.ymap[static_cast<std::size_t>(i - a.ylo)] = static_cast<std::int32_t>(border_index(i, static_cast<std::ptrdiff_t>(s.height), j.mode));
     }
   }
   return a;
@@ -466,6 +522,62 @@ inline void horizontal_lerp(const simd_aux& a, const float* acc, T* d) {
   for (; i < n; ++i) d[i] = to_element<T>(vlerp<T>(base[a.e_off[i]], base[a.e_off[i] + C], a.e_fx[i]));
 }
 
+// One batch of a picked row: the left and right taps of N elements picked from the byte
+// windows at r0 + start (and r1 + start), blended vertically, then horizontally. The picks
+// are 2^23 + byte (simd::pick_biased): a difference of two is the difference of the bytes
+// as floats exactly, and pick - 2^23 the byte, so fused(fy, b10 - b00, b00 - 2^23) is
+// vlerp<uint8>(p00, p10, fy) bit for bit. OneRow (fy = 0): the first row's taps
+// themselves, as vlerp returns them for a zero weight. Stored rounded and saturated as
+// store_n does.
+template <int C, bool OneRow>
+POLYKERN_SIMD_INLINE void picked_batch(const std::uint8_t* r0, const std::uint8_t* r1, std::int32_t start,
+                                       const std::int32_t* local, const float* fx, const vec::VF& fy, std::uint8_t* d) {
+  using namespace vec;
+  const VF bias(simd::byte_bias);
+  const VI left = VI::load_unaligned(local), right = left + VI(C);
+  const simd::byte_window w0 = simd::load_byte_window(r0 + start);
+  const VF b00 = simd::pick_biased(w0, left), b01 = simd::pick_biased(w0, right);
+  VF p0 = b00 - bias, p1 = b01 - bias;
+  if constexpr (!OneRow) {
+    const simd::byte_window w1 = simd::load_byte_window(r1 + start);
+    p0 = fused(fy, simd::pick_biased(w1, left) - b00, p0);
+    p1 = fused(fy, simd::pick_biased(w1, right) - b01, p1);
+  }
+  simd::store_rounded_bytes(d, vlerp<std::uint8_t>(p0, p1, VF::load_unaligned(fx)));
+}
+
+// A shrinking uint8 row picked first (a.picked): per batch of N interior elements the taps
+// from byte windows of the two source rows r0, r1 (row starts), then the very lerps of
+// vertical_lerp and horizontal_lerp on those taps only, two batches per step. p0, p1 (Ahead):
+// the next row's source rows, prefetched as far as this row's windows reach (plus two lines).
+template <int C, bool OneRow, bool Ahead>
+inline void picked_lerp(const simd_aux& a, const std::uint8_t* r0, const std::uint8_t* r1, float fy, std::uint8_t* d,
+                        const std::uint8_t* p0, const std::uint8_t* p1) {
+  using namespace vec;
+  const std::int32_t* start = a.pick_start.data();
+  const std::int32_t* local = a.pick_local.data();
+  const float* fx = a.e_fx.data();
+  const std::size_t batches = a.pick_start.size(), n = a.e_off.size();
+  const std::int32_t row_end = a.pick_row;  // a local: stores through d may alias a's fields
+  const VF vfy(fy);
+  std::int32_t ahead = batches > 0 ? start[0] : 0;  // the next rows' bytes below it are prefetched
+  std::size_t b = 0;
+  for (; b + 2 <= batches; b += 2) {
+    if constexpr (Ahead)
+      for (const std::int32_t to = std::min(std::max(start[b], start[b + 1]) + 128 + 64, row_end); ahead < to; ahead += 64)
+        simd::prefetch(p0 + ahead), simd::prefetch(p1 + ahead);
+    picked_batch<C, OneRow>(r0, r1, start[b], local + b * N, fx + b * N, vfy, d + b * N);
+    picked_batch<C, OneRow>(r0, r1, start[b + 1], local + (b + 1) * N, fx + (b + 1) * N, vfy, d + (b + 1) * N);
+  }
+  if (b < batches) picked_batch<C, OneRow>(r0, r1, start[b], local + b * N, fx + b * N, vfy, d + b * N);
+  for (std::size_t i = batches * N; i < n; ++i) {
+    const std::int32_t o = a.e_off[i];
+    const float t0 = vlerp<std::uint8_t>(static_cast<float>(r0[o]), static_cast<float>(r1[o]), fy);
+    const float t1 = vlerp<std::uint8_t>(static_cast<float>(r0[o + C]), static_cast<float>(r1[o + C]), fy);
+    d[i] = to_element<std::uint8_t>(vlerp<std::uint8_t>(t0, t1, a.e_fx[i]));
+  }
+}
+
 // Axis-aligned bilinear, the interior columns of row y, separably: the row's two source rows
 // blended over the columns the taps read (contiguous loads), then the columns resampled from
 // that float row in L1 through window permutes. Bitwise aligned_run's values: the same
@@ -473,17 +585,29 @@ inline void horizontal_lerp(const simd_aux& a, const float* acc, T* d) {
 template <class T, int C>
 inline void separable_run(const job<T>& j, const simd_aux& a, const row_base& rb, T* out, std::int32_t y, scratch& s) {
   const auto [y0, fy] = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), rb.hy, rb.ly));
+  const T* next = nullptr;  // the next row's first source row, when it is another one
+  if (y + 1 < j.y1) {
+    const row_base nb = row_of(j.k, y + 1);
+    const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), nb.hy, nb.ly)).first;
+    if (y1 != y0 && y1 >= 0 && y1 + 1 < static_cast<std::int32_t>(j.src.height)) next = j.src.row(static_cast<std::size_t>(y1));
+  }
+  const T* row0 = j.src.row(static_cast<std::size_t>(y0));
+  T* d = out + static_cast<std::size_t>(a.sep_x0) * C;
+  if constexpr (std::is_same_v<T, std::uint8_t>)
+    if (a.picked) {
+      const T* row1 = row0 + j.src.row_stride;
+      const T* next1 = next ? next + j.src.row_stride : nullptr;
+      if (fy == 0)
+        next ? picked_lerp<C, true, true>(a, row0, row1, fy, d, next, next1) : picked_lerp<C, true, false>(a, row0, row1, fy, d, next, next1);
+      else
+        next ? picked_lerp<C, false, true>(a, row0, row1, fy, d, next, next1) : picked_lerp<C, false, false>(a, row0, row1, fy, d, next, next1);
+      return;
+    }
   const std::size_t n = static_cast<std::size_t>(a.sep_n);
   float* acc = s.floats(n + scratch_slack);
-  const T* p0 = nullptr;  // the next row's first source row, when it is another one
-  if (y + 1 < j.y1) {
-    const row_base next = row_of(j.k, y + 1);
-    const auto y1 = bilinear_tap(coordinate_of(j.k.y.a, static_cast<float>(a.sep_x0 - j.k.ox), next.hy, next.ly)).first;
-    if (y1 != y0 && y1 >= 0 && y1 + 1 < static_cast<std::int32_t>(j.src.height)) p0 = j.src.row(static_cast<std::size_t>(y1)) + a.sep_e0;
-  }
-  const T* r0 = j.src.row(static_cast<std::size_t>(y0)) + a.sep_e0;
+  const T* r0 = row0 + a.sep_e0;
+  const T* p0 = next ? next + a.sep_e0 : nullptr;
   vertical_lerp<T>(r0, r0 + j.src.row_stride, fy, n, acc, p0, p0 ? p0 + j.src.row_stride : nullptr);
-  T* d = out + static_cast<std::size_t>(a.sep_x0) * C;
   switch (a.sep.reach) {
     case simd::window::w32: horizontal_lerp<T, C, simd::window::w32>(a, acc, d); break;
     case simd::window::w64: horizontal_lerp<T, C, simd::window::w64>(a, acc, d); break;
@@ -606,7 +730,15 @@ struct simd_paths {
   static std::pair<std::int32_t, std::int32_t> interior(const job<T>& j, const extras& a, std::int32_t y, std::int32_t xa,
                                                         std::int32_t xb) {
     if (!a.vector) return {xb, xb};
-    auto [ia, ib] = span_of(j.m, y, xb, a.ilx, a.ihx, a.ily, a.ihy);
+    // Axis-aligned: span_of's x interval is the same on every row (found once by prepare),
+    // and its y test the row's alone.
+    std::int32_t ia = a.ix0, ib = a.ix1;
+    if (a.aligned) {
+      const double sy = j.m[1][1] * y + j.m[1][2];
+      if (!(a.ily <= sy && sy < a.ihy)) ia = ib = xb;
+    } else {
+      std::tie(ia, ib) = span_of(j.m, y, xb, a.ilx, a.ihx, a.ily, a.ihy);
+    }
     ia = std::max(ia, xa), ib = std::min(ib, xb);
     if (ia >= ib) ia = ib = xb;
     return {ia, ib};

@@ -12,9 +12,11 @@
 // interior_pixels<T, C> (bilinear and nearest pixels); area_horizontal<T, C>.
 // Every path computes the very same arithmetic, so all CPU policies give the same bits.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <utility>
 #include <vector>
@@ -128,26 +130,16 @@ void segment(const job<T>& j, const typename Paths::extras& a, T* out, std::int3
   }
 }
 
-template <class Paths, class T>
-std::vector<typename Paths::extras> prepare_jobs(const plan<T>& p) {
-  std::vector<typename Paths::extras> extras;
-  extras.reserve(p.jobs.size());
-  with_channels(p.dst.channels, [&]<int C>() {
-    for (const auto& j : p.jobs) extras.push_back(Paths::template prepare<T, C>(j));
-  });
-  return extras;
-}
-
 // Draws rows [ya, yb) of the destination: every job in order, each on its span.
+// extras[i]: job i's prepared extras (a pointer per job).
 template <class Paths, class T>
-void draw_rows(const plan<T>& p, const std::vector<typename Paths::extras>& extras, std::size_t ya, std::size_t yb,
-               scratch& s) {
+void draw_rows(const plan<T>& p, const typename Paths::extras* const* extras, std::size_t ya, std::size_t yb, scratch& s) {
   with_channels(p.dst.channels, [&]<int C>() {
     for (std::size_t y = ya; y < yb; ++y) {
       T* out = p.dst.row(y);
       for (std::size_t i = 0; i < p.jobs.size(); ++i) {
         const auto [xa, xb] = p.jobs[i].span(static_cast<std::int32_t>(y));
-        if (xa < xb) segment<Paths, T, C>(p.jobs[i], extras[i], out, static_cast<std::int32_t>(y), xa, xb, s);
+        if (xa < xb) segment<Paths, T, C>(p.jobs[i], *extras[i], out, static_cast<std::int32_t>(y), xa, xb, s);
       }
     }
   });
@@ -155,12 +147,68 @@ void draw_rows(const plan<T>& p, const std::vector<typename Paths::extras>& extr
 
 // Runs the plan on `executor` (detail/executor.hpp): fixed chunks of rows, one scratch per
 // thread; an exception in any chunk reaches the caller.
+//
+// With more than one thread the jobs' preparation (Paths::prepare: tables built per call,
+// otherwise serial before the rows: a few percent of a 16-tile compose on two threads) is
+// shared out too: the work items are the jobs first, then the row chunks, in one parallel
+// loop, and a job is prepared by whichever thread claims it first. A row chunk never waits
+// for another thread (a descheduled thread must not hold the others hostage on a loaded
+// machine): a job still being prepared elsewhere is prepared again into the thread's own
+// copy (prepare is deterministic, so the rows are the same either way).
 template <class Paths, class Executor, class T>
 void run_cpu(const Executor& executor, const plan<T>& p) {
-  const auto extras = prepare_jobs<Paths>(p);
+  using extras_t = typename Paths::extras;
+  const std::size_t jobs = p.jobs.size();
+  const auto prepare = [&](std::size_t i, extras_t& e) {
+    with_channels(p.dst.channels, [&]<int C>() { e = Paths::template prepare<T, C>(p.jobs[i]); });
+  };
+  if (executor.threads() <= 1 || jobs < 2) {
+    std::vector<extras_t> extras(jobs);
+    std::vector<const extras_t*> of(jobs);
+    for (std::size_t i = 0; i < jobs; ++i) prepare(i, extras[i]), of[i] = &extras[i];
+    executor.chunks_with(
+        p.dst.height, rows_per_chunk, [] { return scratch{}; },
+        [&](scratch& s, std::size_t begin, std::size_t end) { draw_rows<Paths>(p, of.data(), begin, end, s); });
+    return;
+  }
+  enum : int { pending = 0, claimed = 1, ready = 2 };
+  std::vector<extras_t> extras(jobs);
+  std::vector<std::atomic<int>> state(jobs);
+  // Claims job i and prepares it; false when another thread claimed it first.
+  const auto claim = [&](std::size_t i) {
+    int expected = pending;
+    if (!state[i].compare_exchange_strong(expected, claimed, std::memory_order_acq_rel)) return false;
+    prepare(i, extras[i]);  // on an exception the job stays claimed: rows prepare their own copy
+    state[i].store(ready, std::memory_order_release);
+    return true;
+  };
+  struct thread_state {
+    scratch s;
+    std::vector<const extras_t*> of;
+    std::vector<std::unique_ptr<extras_t>> own;  // copies of jobs another thread was preparing
+  };
+  const std::size_t row_chunks = (p.dst.height + rows_per_chunk - 1) / rows_per_chunk;
   executor.chunks_with(
-      p.dst.height, rows_per_chunk, [] { return scratch{}; },
-      [&](scratch& s, std::size_t begin, std::size_t end) { draw_rows<Paths>(p, extras, begin, end, s); });
+      jobs + row_chunks, 1, [&] { return thread_state{scratch{}, std::vector<const extras_t*>(jobs), {}}; },
+      [&](thread_state& t, std::size_t item, std::size_t) {
+        if (item < jobs) {
+          claim(item);
+          return;
+        }
+        for (std::size_t i = 0; i < jobs; ++i) {
+          if (t.of[i]) continue;
+          if (state[i].load(std::memory_order_acquire) == ready || claim(i)) {
+            t.of[i] = &extras[i];
+          } else {
+            if (t.own.empty()) t.own.resize(jobs);
+            if (!t.own[i]) t.own[i] = std::make_unique<extras_t>(), prepare(i, *t.own[i]);
+            // Use the shared copy once it is ready (this thread's copy is the same).
+            t.of[i] = state[i].load(std::memory_order_acquire) == ready ? &extras[i] : t.own[i].get();
+          }
+        }
+        const std::size_t begin = (item - jobs) * rows_per_chunk;
+        draw_rows<Paths>(p, t.of.data(), begin, std::min(begin + rows_per_chunk, p.dst.height), t.s);
+      });
 }
 
 }  // namespace polykern::detail::warp
