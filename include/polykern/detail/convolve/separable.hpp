@@ -140,13 +140,17 @@ class separable_engine {
   // per vector that zero taps cost a window of kh + L - 1 rows.
   POLYKERN_ALWAYS_INLINE void accumulate_window(const prepared& p, const In* const* rows, std::size_t x, V* acc) const {
     const float* ky = p.kpad.data() + (L - 1);
-    if (p.kh + 1 < L) {
-      // A short kernel: each output row reads its kh rows (kh * L loads, from L1), instead of
-      // the window's kh + L - 1 rows times L multiply-adds.
-      static_for<L>([&](auto r) {
-        for (std::size_t j = 0; j < p.kh; ++j) acc[r] = O::fma(O::broadcast(ky[j]), O::load(rows[r + j] + x), acc[r]);
-      });
-      return;
+    // (Not for L = 1: there the test could only hold for kh = SIZE_MAX, and GCC -O1 warns
+    // about that loop's iteration count.)
+    if constexpr (L > 1) {
+      if (p.kh + 1 < L) {
+        // A short kernel: each output row reads its kh rows (kh * L loads, from L1), instead
+        // of the window's kh + L - 1 rows times L multiply-adds.
+        static_for<L>([&](auto r) {
+          for (std::size_t j = 0; j < p.kh; ++j) acc[r] = O::fma(O::broadcast(ky[j]), O::load(rows[r + j] + x), acc[r]);
+        });
+        return;
+      }
     }
     // kh >= L - 1: row s < L - 1 feeds the outputs r <= s (ramp up), rows L-1 .. kh-1 feed
     // all L, row kh + d (d < L - 1) feeds the outputs r > d (ramp down). Each row is loaded
