@@ -41,8 +41,10 @@ struct pipeline_desc {
   std::span<const std::uint32_t> specialization = {};
 };
 
-// Creates the layout, shader module and pipeline; the module is dropped once compiled.
-inline std::unique_ptr<pipeline> make_pipeline(VkDevice device, VkPipelineCache cache, const pipeline_desc& desc) {
+// Creates the layout, shader module and pipeline; the module is dropped once compiled. A
+// template only so that it is instantiated where a pipeline is made (context::get_pipeline).
+template <class = void>
+std::unique_ptr<pipeline> make_pipeline(VkDevice device, VkPipelineCache cache, const pipeline_desc& desc) {
   auto made = std::make_unique<pipeline>();
   made->device = device;
   made->bindings = desc.bindings;
