@@ -165,7 +165,7 @@ class commands {
 
   // Records a dispatch of `pipe` with `buffers` at bindings 0..n-1 and `push` as its push
   // constants. Call barrier() between dispatches where one reads what another wrote.
-  template <class = void>
+  template <class D = void>
   void dispatch(const pipeline& pipe, std::initializer_list<binding> buffers, const void* push, std::size_t push_bytes,
                 std::uint32_t groups_x, std::uint32_t groups_y = 1, std::uint32_t groups_z = 1) {
     // Both are bugs in the calling backend, not device failures: with_fallback must not hide them.
@@ -176,7 +176,7 @@ class commands {
         throw std::logic_error("commands::dispatch: binding offset is not a multiple of minStorageBufferOffsetAlignment");
     if (groups_x == 0 || groups_y == 0 || groups_z == 0) return;
     VkDescriptorSet set = allocate_set(pipe.set_layout);
-    std::vector<VkDescriptorBufferInfo> infos;
+    detail::later<std::vector<VkDescriptorBufferInfo>, D> infos;
     infos.reserve(buffers.size());
     for (const binding& b : buffers) {
       // The whole buffer is its requested size (the pooled VkBuffer may be larger).
@@ -184,7 +184,7 @@ class commands {
       infos.push_back({b.target->handle(), b.offset, b.range == VK_WHOLE_SIZE ? whole - std::min(whole, b.offset) : b.range});
       held_.push_back(b.target->memory());
     }
-    std::vector<VkWriteDescriptorSet> writes(infos.size());
+    detail::later<std::vector<VkWriteDescriptorSet>, D> writes(infos.size());
     for (std::uint32_t i = 0; i < writes.size(); ++i) {
       writes[i] = VkWriteDescriptorSet{};
       writes[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;

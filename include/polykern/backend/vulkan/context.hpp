@@ -177,11 +177,11 @@ class context {
   const device_info& info() const { return info_; }
 
   // Every Vulkan device the loader sees, in enumeration order (index = override index).
-  template <class = void>
+  template <class D = void>
   static std::vector<device_info> list_devices() {
     instance_holder holder;
-    std::vector<device_info> out;
-    for (VkPhysicalDevice d : enumerate(holder.instance)) out.push_back(describe(d, static_cast<std::uint32_t>(out.size())));
+    detail::later<std::vector<device_info>, D> out;
+    for (VkPhysicalDevice d : enumerate<D>(holder.instance)) out.push_back(describe(d, static_cast<std::uint32_t>(out.size())));
     return out;
   }
 
@@ -574,11 +574,11 @@ class context {
     return v ? v : "";
   }
 
-  template <class = void>
-  static std::vector<VkPhysicalDevice> enumerate(VkInstance instance) {
+  template <class D = void>
+  static auto enumerate(VkInstance instance) {
     std::uint32_t count = 0;
     check(vkEnumeratePhysicalDevices(instance, &count, nullptr), "vkEnumeratePhysicalDevices");
-    std::vector<VkPhysicalDevice> devices(count);
+    detail::later<std::vector<VkPhysicalDevice>, D> devices(count);
     check(vkEnumeratePhysicalDevices(instance, &count, devices.data()), "vkEnumeratePhysicalDevices");
     devices.resize(count);
     return devices;
@@ -708,9 +708,9 @@ class context {
     }
   }
 
-  template <class = void>
+  template <class D = void>
   void choose_device(const std::string& wanted) {
-    const auto devices = enumerate(instance_);
+    const auto devices = enumerate<D>(instance_);
     if (devices.empty()) throw vulkan_error("vkEnumeratePhysicalDevices", result_name(VK_ERROR_INITIALIZATION_FAILED), "no Vulkan device");
     int chosen = -1;
     if (!wanted.empty()) {
@@ -753,11 +753,11 @@ class context {
   }
 
   // Prefers a compute-only family (async compute on GPUs), else any with compute.
-  template <class = void>
+  template <class D = void>
   static int compute_family(VkPhysicalDevice device) {
     std::uint32_t count = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(device, &count, nullptr);
-    std::vector<VkQueueFamilyProperties> families(count);
+    detail::later<std::vector<VkQueueFamilyProperties>, D> families(count);
     vkGetPhysicalDeviceQueueFamilyProperties(device, &count, families.data());
     int any = -1;
     for (std::uint32_t i = 0; i < count; ++i) {
@@ -768,7 +768,7 @@ class context {
     return any;
   }
 
-  template <class = void>
+  template <class D = void>
   void create_device() {
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo queue{};
@@ -782,7 +782,7 @@ class context {
     enabled.shaderInt64 = supported.shaderInt64;
     std::uint32_t count = 0;
     check(vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, nullptr), "vkEnumerateDeviceExtensionProperties");
-    std::vector<VkExtensionProperties> extensions(count);
+    detail::later<std::vector<VkExtensionProperties>, D> extensions(count);
     check(vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, extensions.data()),
           "vkEnumerateDeviceExtensionProperties");
     const char* budget_extension = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
@@ -862,9 +862,9 @@ class context_once {
 // is initialised once the attempt has been made, so its destructor is registered after the
 // driver and layers were loaded and runs before theirs: destroyed the other way round, the
 // validation layer leaked its state (LeakSanitizer) at exit.
-template <class = void>
+template <class D = void>
 context& default_context() {
-  static const detail::context_once<> instance;
+  static const detail::context_once<D> instance;  // D: not even the class is instantiated unless called
   return instance.get();
 }
 
