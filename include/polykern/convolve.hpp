@@ -551,8 +551,9 @@ using device_range_element = typename device_range_of<R>::type;
 
 // A device kernel's values on the host, where the method is chosen from them; checked as a
 // host kernel afterwards (the same messages).
-inline std::vector<float> host_kernel(std::string_view fn, const vulkan::context& ctx,
-                                      const vulkan::device_image<float>& kernel) {
+template <class = void>  // a template: instantiated only where it is called (the runtime behind it too)
+std::vector<float> host_kernel(std::string_view fn, const vulkan::context& ctx,
+                               const vulkan::device_image<float>& kernel) {
   require_same_context(fn, "kernel", ctx, kernel);
   std::vector<float> k(kernel.width() * kernel.height() * kernel.channels());
   if (!k.empty()) kernel.download(image_view<float>(k.data(), kernel.width(), kernel.height(), kernel.channels()));

@@ -52,7 +52,10 @@ struct vulkan_policy {
   constexpr vulkan_policy() = default;
   constexpr vulkan_policy(::polykern::vulkan::context& context) : ctx(&context) {}  // NOLINT: implicit on purpose
   static constexpr std::string_view name = "vulkan";
-  // True when a Vulkan device can be opened (defined in backend/vulkan/context.hpp).
+  // True when a Vulkan device can be opened (defined in backend/vulkan/context.hpp). A
+  // template only so that the context's construction is instantiated where it is called,
+  // not in every TU that includes a family header (docs/benchmarks.md, "Compile cost").
+  template <class = void>
   bool available() const;
 };
 #endif

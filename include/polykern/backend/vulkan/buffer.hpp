@@ -19,6 +19,7 @@ class buffer {
 
   buffer() = default;
   // At least `bytes` (a pool size class); size() is `bytes`. Throws vulkan_error.
+  template <class = void>  // instantiated only where a buffer is made (context.hpp)
   buffer(context& ctx, std::size_t bytes, kind where = kind::device)
       : memory_(ctx.acquire_memory(where, bytes)), size_(bytes) {}
   buffer(buffer&& other) noexcept : memory_(std::move(other.memory_)), size_(std::exchange(other.size_, 0)) {}

@@ -35,6 +35,20 @@ inline std::string_view result_name(VkResult result) {
   }
 }
 
+namespace detail {
+// T, spelled as a type that depends on D. The runtime's members are templates on an unused
+// D so that their bodies are instantiated only where they are called; a local variable of
+// type later<std::vector<X>, D> in such a body is dependent too, so std::vector<X> is not
+// even instantiated as a class in TUs that never call the member (docs/benchmarks.md,
+// "Compile cost").
+template <class T, class D>
+struct later_type {
+  using type = T;
+};
+template <class T, class D>
+using later = typename later_type<T, D>::type;
+}  // namespace detail
+
 // Throws vulkan_error naming the call and the result unless it succeeded.
 inline void check(VkResult result, const char* call) {
   if (result != VK_SUCCESS) throw vulkan_error(call, result_name(result));

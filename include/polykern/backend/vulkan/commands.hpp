@@ -48,6 +48,9 @@ std::unique_ptr<completion> make_completion(F f) {
 
 class commands {
  public:
+  // Members that do real work are templates with a defaulted, unused parameter, so their
+  // bodies are instantiated only where they are called (as in context.hpp).
+  template <class = void>
   explicit commands(context& ctx) : ctx_(ctx), rec_(ctx.acquire_recorder()), cmd_(rec_->cmd) {
     try {
       begin();
@@ -56,7 +59,7 @@ class commands {
       throw;
     }
   }
-  ~commands() { ctx_.release_recorder(std::move(rec_)); }
+  ~commands() = default;  // destroy_ (the last member) returns the recorder first
   commands(const commands&) = delete;
   commands& operator=(const commands&) = delete;
 
@@ -65,6 +68,7 @@ class commands {
   // Copies host bytes into `dst`. With mapped memory this is a memcpy done now, so a buffer
   // written twice must have a submit() in between; otherwise the bytes go through a
   // staging buffer and a copy recorded here.
+  template <class = void>
   void upload(const buffer& dst, const void* src, std::size_t bytes, std::size_t dst_offset = 0) {
     if (bytes == 0) return;
     std::memcpy(upload_area(dst, bytes, dst_offset), src, bytes);
@@ -73,6 +77,7 @@ class commands {
   // Host memory for `bytes` that land in `dst` at `dst_offset`: the caller fills it now
   // (packing rows, say) and saves a copy. Mapped: `dst` itself. Otherwise a staging buffer
   // whose copy into `dst` is recorded here.
+  template <class = void>
   void* upload_area(const buffer& dst, std::size_t bytes, std::size_t dst_offset = 0) {
     check_range("upload", dst, bytes, dst_offset);
     if (dst.mapped()) {
@@ -89,6 +94,7 @@ class commands {
   }
 
   // Copies `bytes` from `src` to `dst` on the device (nothing crosses the bus).
+  template <class = void>
   void copy(const buffer& src, const buffer& dst, std::size_t bytes, std::size_t src_offset = 0,
             std::size_t dst_offset = 0) {
     if (bytes == 0) return;
@@ -104,6 +110,7 @@ class commands {
 
   // Copies several ranges of `src` into `dst` on the device in one command (rows of an
   // image into a window, say). Nothing crosses the bus.
+  template <class = void>
   void copy_regions(const buffer& src, const buffer& dst, const std::vector<VkBufferCopy>& regions) {
     if (regions.empty()) return;
     for (const VkBufferCopy& r : regions) {
@@ -118,6 +125,7 @@ class commands {
   }
 
   // Sets every byte of `dst` to zero (at submit(); at once when it is mapped).
+  template <class = void>
   void fill_zero(const buffer& dst) {
     if (dst.mapped()) {
       std::memset(dst.mapped(), 0, dst.capacity());
@@ -129,6 +137,7 @@ class commands {
   }
 
   // Copies `bytes` of `src` to host memory at `dst` when submit() has finished.
+  template <class = void>
   void download(const buffer& src, void* dst, std::size_t bytes, std::size_t src_offset = 0) {
     download(src, bytes, src_offset, [dst, bytes](const void* from) { std::memcpy(dst, from, bytes); });
   }
@@ -156,6 +165,7 @@ class commands {
 
   // Records a dispatch of `pipe` with `buffers` at bindings 0..n-1 and `push` as its push
   // constants. Call barrier() between dispatches where one reads what another wrote.
+  template <class D = void>
   void dispatch(const pipeline& pipe, std::initializer_list<binding> buffers, const void* push, std::size_t push_bytes,
                 std::uint32_t groups_x, std::uint32_t groups_y = 1, std::uint32_t groups_z = 1) {
     // Both are bugs in the calling backend, not device failures: with_fallback must not hide them.
@@ -166,7 +176,7 @@ class commands {
         throw std::logic_error("commands::dispatch: binding offset is not a multiple of minStorageBufferOffsetAlignment");
     if (groups_x == 0 || groups_y == 0 || groups_z == 0) return;
     VkDescriptorSet set = allocate_set(pipe.set_layout);
-    std::vector<VkDescriptorBufferInfo> infos;
+    detail::later<std::vector<VkDescriptorBufferInfo>, D> infos;
     infos.reserve(buffers.size());
     for (const binding& b : buffers) {
       // The whole buffer is its requested size (the pooled VkBuffer may be larger).
@@ -174,7 +184,7 @@ class commands {
       infos.push_back({b.target->handle(), b.offset, b.range == VK_WHOLE_SIZE ? whole - std::min(whole, b.offset) : b.range});
       held_.push_back(b.target->memory());
     }
-    std::vector<VkWriteDescriptorSet> writes(infos.size());
+    detail::later<std::vector<VkWriteDescriptorSet>, D> writes(infos.size());
     for (std::uint32_t i = 0; i < writes.size(); ++i) {
       writes[i] = VkWriteDescriptorSet{};
       writes[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
@@ -212,6 +222,7 @@ class commands {
 
   // Submits everything recorded, waits, and completes the downloads. Recording can then
   // start again on the same object (descriptor sets and staging are recycled).
+  template <class = void>
   void submit() {
     VkMemoryBarrier to_host{};
     to_host.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
@@ -234,6 +245,11 @@ class commands {
  private:
   static constexpr std::uint32_t sets_per_pool = 64, buffers_per_set = 8;
 
+  template <class>
+  friend class detail::destroy_first;
+  template <class = void>
+  void destroy() { ctx_.release_recorder(std::move(rec_)); }
+
   void begin() {
     VkCommandBufferBeginInfo info{};
     info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
@@ -241,11 +257,13 @@ class commands {
     check(vkBeginCommandBuffer(cmd_, &info), "vkBeginCommandBuffer");
   }
 
+  template <class = void>
   void check_range(const char* what, const buffer& b, std::size_t bytes, std::size_t offset) const {
     if (offset > b.size() || bytes > b.size() - offset)
       throw std::logic_error(std::string("commands::") + what + ": the range exceeds the buffer");
   }
 
+  template <class = void>
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout) {
     std::vector<VkDescriptorPool>& pools = rec_->descriptor_pools;
     for (;;) {
@@ -281,6 +299,7 @@ class commands {
   std::vector<buffer> staging_;
   std::vector<std::shared_ptr<allocation>> held_;  // what recorded commands refer to
   std::vector<std::unique_ptr<detail::completion>> after_;
+  detail::destroy_first<commands> destroy_{this};  // last: destroyed first
 };
 
 }  // namespace polykern::vulkan

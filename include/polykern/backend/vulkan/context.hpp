@@ -132,8 +132,32 @@ struct recorder {
   bool pending = false;  // submitted, not yet waited for
 };
 
+namespace detail {
+// The last data member of a context or a commands object: destroyed first, it calls the
+// owner's destroy() while every other member is still alive, as a destructor body would.
+// It lets the owner's destructor be defaulted, so that the destructor, destroy() and the
+// members' destructors are instantiated only in a TU that destroys an owner, not in every
+// TU that includes a family header (docs/benchmarks.md, "Compile cost").
+template <class Owner>
+class destroy_first {
+ public:
+  explicit destroy_first(Owner* owner) : owner_(owner) {}
+  ~destroy_first() { owner_->destroy(); }
+  destroy_first(const destroy_first&) = delete;
+  destroy_first& operator=(const destroy_first&) = delete;
+
+ private:
+  Owner* owner_;
+};
+}  // namespace detail
+
 class context {
  public:
+  // Every member that does real work is a member template with a defaulted, unused
+  // parameter (`template <class = void>`): its body, and the standard-library templates it
+  // uses, are instantiated only in a TU that calls it, not in every TU that includes a
+  // family header with Vulkan on (docs/benchmarks.md, "Compile cost"). Calls are unchanged.
+  template <class = void>
   explicit context(const context_options& options = {})
       : validation_(options.validation), force_staging_(options.force_staging) {
     try {
@@ -141,22 +165,23 @@ class context {
       choose_device(options.device.empty() ? env_device() : options.device);
       create_device();
     } catch (...) {
-      destroy();  // the destructor does not run for a constructor that throws
+      destroy();  // the destructor does not run for a constructor that throws (destroy() again is a no-op)
       throw;
     }
     pool_limit_ = memory_budget() / 4;
   }
-  ~context() { destroy(); }
+  ~context() = default;  // destroy_ (the last member) calls destroy() first
   context(const context&) = delete;
   context& operator=(const context&) = delete;
 
   const device_info& info() const { return info_; }
 
   // Every Vulkan device the loader sees, in enumeration order (index = override index).
+  template <class D = void>
   static std::vector<device_info> list_devices() {
     instance_holder holder;
-    std::vector<device_info> out;
-    for (VkPhysicalDevice d : enumerate(holder.instance)) out.push_back(describe(d, static_cast<std::uint32_t>(out.size())));
+    detail::later<std::vector<device_info>, D> out;
+    for (VkPhysicalDevice d : enumerate<D>(holder.instance)) out.push_back(describe(d, static_cast<std::uint32_t>(out.size())));
     return out;
   }
 
@@ -179,12 +204,14 @@ class context {
   // with VK_EXT_memory_budget, the device-local heap's budget minus its usage (every
   // process's); without it, 80% of the heap (the estimate VMA makes) minus what this context
   // holds. Either way the context's idle pool counts as available (it is freed on demand).
+  template <class = void>
   std::uint64_t memory_budget() const { return std::min(device_memory_budget(), budget_limit_.load()); }
   // Tests lower the budget to run the chunked-by-memory paths cheaply (0: no limit).
   void limit_memory_budget_for_testing(std::uint64_t bytes) { budget_limit_ = bytes ? bytes : UINT64_MAX; }
   bool has_memory_budget_extension() const { return has_memory_budget_; }
 
  private:
+  template <class = void>
   std::uint64_t device_memory_budget() const {
     const std::uint64_t idle = idle_bytes_.load(), held = held_bytes_.load();
     if (has_memory_budget_) {
@@ -220,10 +247,12 @@ class context {
   void count_download(std::size_t bytes) { downloaded_.fetch_add(bytes, std::memory_order_relaxed); }
 
   // Warnings and errors reported by the validation layer since the last clear.
+  template <class = void>
   std::vector<std::string> validation_messages() const {
     std::lock_guard lock(messages_mutex_);
     return messages_;
   }
+  template <class = void>
   void clear_validation_messages() {
     std::lock_guard lock(messages_mutex_);
     messages_.clear();
@@ -231,6 +260,7 @@ class context {
   bool validation_enabled() const { return messenger_ != VK_NULL_HANDLE; }
 
   // A memory type among `type_bits` with all of `required`, preferring `preferred` too.
+  template <class = void>
   std::uint32_t memory_type(std::uint32_t type_bits, VkMemoryPropertyFlags required,
                             VkMemoryPropertyFlags preferred = 0) const {
     int fallback = -1;
@@ -246,13 +276,14 @@ class context {
   }
 
   // The pipeline for (name, specialization), created on first use and cached.
+  template <class = void>
   const pipeline& get_pipeline(const pipeline_desc& desc) {
     std::string key(desc.name);
     for (auto v : desc.specialization) key.append(":").append(std::to_string(v));
     std::lock_guard lock(pipelines_mutex_);  // held while compiling: the cache is filled once per key
     for (const auto& [name, made] : pipelines_)
       if (name == key) return *made;
-    pipelines_.emplace_back(std::move(key), make_pipeline(device_, cache_, desc));
+    pipelines_.emplace_back(std::move(key), make_pipeline<>(device_, cache_, desc));
     return *pipelines_.back().second;
   }
 
@@ -270,6 +301,7 @@ class context {
 
   // A buffer of at least `bytes` of `kind` memory, from the pool or freshly allocated. It
   // returns to the pool when the last reference (a vulkan::buffer, a recorded command) drops.
+  template <class = void>
   std::shared_ptr<allocation> acquire_memory(memory_kind kind, std::size_t bytes) {
     if (testing::allocations_until_failure.load() >= 0 && testing::allocations_until_failure.fetch_sub(1) == 0)
       throw vulkan_error("vkAllocateMemory", result_name(VK_ERROR_OUT_OF_DEVICE_MEMORY), "injected by a test");
@@ -299,10 +331,12 @@ class context {
   // Idle pooled memory is kept up to this many bytes (default: a quarter of the memory
   // budget at creation); beyond it the least recently used buffers are freed.
   std::size_t pool_limit() const { return pool_limit_.load(); }
+  template <class = void>
   void set_pool_limit(std::size_t bytes) {
     pool_limit_ = bytes;
     trim_to(bytes);
   }
+  template <class = void>
   void trim_pool() { trim_to(0); }  // frees every idle buffer
   std::size_t pool_idle_bytes() const { return idle_bytes_.load(); }
 
@@ -323,6 +357,7 @@ class context {
   }
 
   // ---- recording and submission (used by vulkan::commands) ----
+  template <class = void>
   std::unique_ptr<recorder> acquire_recorder() {
     {
       std::lock_guard lock(recorders_mutex_);
@@ -355,6 +390,7 @@ class context {
     return r;
   }
   // Takes back a recorder (reset, ready for the next commands object).
+  template <class = void>
   void release_recorder(std::unique_ptr<recorder> r) {
     if (!r) return;
     if (r->pending) vkWaitForFences(device_, 1, &r->fence, VK_TRUE, UINT64_MAX);  // a wait that failed: drain
@@ -371,6 +407,7 @@ class context {
   }
 
   // Submits the recorder's command buffer and blocks until the device has finished it.
+  template <class = void>
   void submit_and_wait(recorder& r) {
     VkSubmitInfo submit{};
     submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
@@ -390,6 +427,7 @@ class context {
  private:
   static constexpr std::size_t max_idle_recorders = 32;
 
+  template <class = void>
   allocation* allocate(memory_kind kind, std::size_t capacity) {
     auto a = std::make_unique<allocation>();
     a->capacity = capacity;
@@ -429,6 +467,7 @@ class context {
     return a.release();
   }
 
+  template <class = void>
   void free_allocation(allocation* a) {
     if (a->mapped) vkUnmapMemory(device_, a->memory);
     if (a->handle) vkDestroyBuffer(device_, a->handle, nullptr);
@@ -440,6 +479,7 @@ class context {
   }
 
   // An allocation nobody references any more: back to the pool, least recently used out.
+  template <class = void>
   void recycle(allocation* a) {
     std::vector<std::unique_ptr<allocation>> freed;
     {
@@ -450,6 +490,7 @@ class context {
     }
     for (auto& f : freed) free_allocation(f.release());
   }
+  template <class = void>
   void trim_to(std::size_t bytes) {
     std::vector<std::unique_ptr<allocation>> freed;
     {
@@ -458,6 +499,7 @@ class context {
     }
     for (auto& f : freed) free_allocation(f.release());
   }
+  template <class = void>
   void evict(std::size_t limit, std::vector<std::unique_ptr<allocation>>& freed) {  // pool_mutex_ held
     std::size_t n = 0;
     while (n < idle_.size() && idle_bytes_.load() > limit) {
@@ -467,14 +509,20 @@ class context {
     idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
+  template <class = void>
   void destroy_recorder(recorder& r) {
     for (VkDescriptorPool p : r.descriptor_pools) vkDestroyDescriptorPool(device_, p, nullptr);
     if (r.fence) vkDestroyFence(device_, r.fence, nullptr);
     if (r.pool) vkDestroyCommandPool(device_, r.pool, nullptr);  // frees its command buffer
   }
 
-  // Everything the context made, in reverse order; safe on a half-constructed context.
+  template <class>
+  friend class detail::destroy_first;
+
+  // Everything the context made, in reverse order; safe on a half-constructed context, and
+  // a no-op when called again.
   // Every buffer and commands object must be gone before (they return to this context).
+  template <class = void>
   void destroy() {
     if (device_) {
       vkDeviceWaitIdle(device_);
@@ -520,15 +568,17 @@ class context {
     }
   };
 
+  template <class = void>
   static std::string env_device() {
     const char* v = std::getenv("POLYKERN_VULKAN_DEVICE");
     return v ? v : "";
   }
 
-  static std::vector<VkPhysicalDevice> enumerate(VkInstance instance) {
+  template <class D = void>
+  static auto enumerate(VkInstance instance) {
     std::uint32_t count = 0;
     check(vkEnumeratePhysicalDevices(instance, &count, nullptr), "vkEnumeratePhysicalDevices");
-    std::vector<VkPhysicalDevice> devices(count);
+    detail::later<std::vector<VkPhysicalDevice>, D> devices(count);
     check(vkEnumeratePhysicalDevices(instance, &count, devices.data()), "vkEnumeratePhysicalDevices");
     devices.resize(count);
     return devices;
@@ -553,6 +603,7 @@ class context {
     }
   }
 
+  template <class = void>
   static device_info describe(VkPhysicalDevice device, std::uint32_t index) {
     VkPhysicalDeviceSubgroupProperties subgroup{};
     subgroup.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
@@ -608,6 +659,7 @@ class context {
     return info;
   }
 
+  template <class = void>
   static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation_message(VkDebugUtilsMessageSeverityFlagBitsEXT,
                                                               VkDebugUtilsMessageTypeFlagsEXT,
                                                               const VkDebugUtilsMessengerCallbackDataEXT* data,
@@ -618,6 +670,7 @@ class context {
     return VK_FALSE;
   }
 
+  template <class = void>
   void create_instance() {
     VkApplicationInfo app{};
     app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
@@ -636,7 +689,7 @@ class context {
       messenger.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
                               VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                               VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
-      messenger.pfnUserCallback = &on_validation_message;
+      messenger.pfnUserCallback = &on_validation_message<>;
       messenger.pUserData = this;
       info.enabledLayerCount = 1;
       info.ppEnabledLayerNames = &layer;
@@ -655,8 +708,9 @@ class context {
     }
   }
 
+  template <class D = void>
   void choose_device(const std::string& wanted) {
-    const auto devices = enumerate(instance_);
+    const auto devices = enumerate<D>(instance_);
     if (devices.empty()) throw vulkan_error("vkEnumeratePhysicalDevices", result_name(VK_ERROR_INITIALIZATION_FAILED), "no Vulkan device");
     int chosen = -1;
     if (!wanted.empty()) {
@@ -691,6 +745,7 @@ class context {
         device_heap_ = h;
   }
 
+  template <class = void>
   static bool contains_ignoring_case(std::string_view text, std::string_view part) {
     auto it = std::search(text.begin(), text.end(), part.begin(), part.end(),
                           [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); });
@@ -698,10 +753,11 @@ class context {
   }
 
   // Prefers a compute-only family (async compute on GPUs), else any with compute.
+  template <class D = void>
   static int compute_family(VkPhysicalDevice device) {
     std::uint32_t count = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(device, &count, nullptr);
-    std::vector<VkQueueFamilyProperties> families(count);
+    detail::later<std::vector<VkQueueFamilyProperties>, D> families(count);
     vkGetPhysicalDeviceQueueFamilyProperties(device, &count, families.data());
     int any = -1;
     for (std::uint32_t i = 0; i < count; ++i) {
@@ -712,6 +768,7 @@ class context {
     return any;
   }
 
+  template <class D = void>
   void create_device() {
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo queue{};
@@ -725,7 +782,7 @@ class context {
     enabled.shaderInt64 = supported.shaderInt64;
     std::uint32_t count = 0;
     check(vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, nullptr), "vkEnumerateDeviceExtensionProperties");
-    std::vector<VkExtensionProperties> extensions(count);
+    detail::later<std::vector<VkExtensionProperties>, D> extensions(count);
     check(vkEnumerateDeviceExtensionProperties(physical_, nullptr, &count, extensions.data()),
           "vkEnumerateDeviceExtensionProperties");
     const char* budget_extension = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
@@ -771,11 +828,14 @@ class context {
   std::vector<std::pair<std::weak_ptr<const void>, std::shared_ptr<const void>>> residents_;
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
+  detail::destroy_first<context> destroy_{this};  // last: destroyed first
 };
 
 namespace detail {
 // A context made once, on first use; a failure is remembered and rethrown (the same
-// vulkan_error) on every later call instead of creating (and failing) again.
+// vulkan_error) on every later call instead of creating (and failing) again. A template
+// only so that nothing of it is instantiated where nothing uses it.
+template <class = void>
 class context_once {
  public:
   explicit context_once(const context_options& options = {}) {
@@ -802,8 +862,9 @@ class context_once {
 // is initialised once the attempt has been made, so its destructor is registered after the
 // driver and layers were loaded and runs before theirs: destroyed the other way round, the
 // validation layer leaked its state (LeakSanitizer) at exit.
-inline context& default_context() {
-  static const detail::context_once instance;
+template <class D = void>
+context& default_context() {
+  static const detail::context_once<D> instance;  // D: not even the class is instantiated unless called
   return instance.get();
 }
 
@@ -811,12 +872,14 @@ inline context& default_context() {
 
 namespace polykern {
 namespace detail {
-inline vulkan::context& context_of(const exec::vulkan_policy& policy) {
+template <class = void>
+vulkan::context& context_of(const exec::vulkan_policy& policy) {
   return policy.ctx ? *policy.ctx : vulkan::default_context();
 }
 }  // namespace detail
 
-inline bool exec::vulkan_policy::available() const {
+template <class>
+bool exec::vulkan_policy::available() const {
   try {
     detail::context_of(*this);
     return true;

@@ -124,8 +124,10 @@ struct image_work {
 };
 
 // host_windows: the image is streamed band by band over the bus (a host view larger than
-// the memory budget): every band's window is uploaded on its own (band::uploaded).
-inline image_work plan_image(const image_plan& plan, std::size_t width, std::size_t height, std::size_t channels,
+// the memory budget): every band's window is uploaded on its own (band::uploaded). A
+// template only so that it is instantiated where it is used, not in every TU.
+template <class = void>
+image_work plan_image(const image_plan& plan, std::size_t width, std::size_t height, std::size_t channels,
                              bool in_u8, bool out_u8, std::size_t limit, std::size_t align,
                              const vulkan::device_info& info, bool host_windows = false) {
   image_work w;

@@ -49,6 +49,7 @@ class device_storage {
   static constexpr std::size_t piece_bytes = std::size_t{64} << 20;
 
  protected:
+  template <class = void>  // instantiated where a device object is made, as the runtime's members
   device_storage(context& ctx, std::size_t bytes) : ctx_(&ctx), buf_(ctx, bytes) {
     if (buf_.mapped()) {
       std::memset(buf_.mapped(), 0, buf_.capacity());
@@ -234,7 +235,8 @@ constexpr void require_vulkan_policy_for_device_objects() {
 }
 
 // A device object used with a policy on another context -> invalid_argument.
-inline void require_same_context(std::string_view fn, std::string_view arg, const vulkan::context& policy_ctx,
+template <class = void>
+void require_same_context(std::string_view fn, std::string_view arg, const vulkan::context& policy_ctx,
                                  const vulkan::detail::device_storage& object) {
   require(&object.owner() == &policy_ctx, fn, arg, " belongs to another vulkan::context than the policy's");
 }

@@ -65,7 +65,8 @@ void require_type(vulkan::context& ctx) {
 
 // Bytes one chunk of per-call work (queries, rows) may bind: one binding, and at most an
 // eighth of the memory the device has left (never below 1 MiB, or the binding if smaller).
-inline std::uint64_t chunk_bytes(vulkan::context& ctx) {
+template <class = void>  // a template: instantiated only where it is used
+std::uint64_t chunk_bytes(vulkan::context& ctx) {
   const std::uint64_t binding = ctx.max_binding_bytes();
   return std::min(binding, std::max<std::uint64_t>(ctx.memory_budget() / 8, std::uint64_t{1} << 20));
 }
@@ -74,7 +75,8 @@ inline std::uint64_t chunk_bytes(vulkan::context& ctx) {
 struct grid {
   std::uint32_t x = 0, y = 0;
 };
-inline grid grid_for(vulkan::context& ctx, std::size_t invocations) {
+template <class = void>
+grid grid_for(vulkan::context& ctx, std::size_t invocations) {
   const std::size_t groups = (invocations + local_size - 1) / local_size;
   if (groups == 0) return {};
   const std::size_t max_x = std::min<std::size_t>(ctx.info().max_workgroup_count[0], 65535);
@@ -115,7 +117,8 @@ void upload_vector(vulkan::commands& cmd, const vulkan::buffer& dst, const std::
 
 // Bytes a part of the tree may take in one array: one binding, and the share of the
 // memory budget a chunk of per-call work may take.
-inline std::uint64_t part_bytes(vulkan::context& ctx) { return chunk_bytes(ctx); }
+template <class = void>
+std::uint64_t part_bytes(vulkan::context& ctx) { return chunk_bytes(ctx); }
 
 // One part of the tree on the device, a tree of its own: coordinates, boxes, and perm
 // followed by the links (rebased to the part's first node and leaf).

@@ -41,13 +41,15 @@ struct pipeline_desc {
   std::span<const std::uint32_t> specialization = {};
 };
 
-// Creates the layout, shader module and pipeline; the module is dropped once compiled.
-inline std::unique_ptr<pipeline> make_pipeline(VkDevice device, VkPipelineCache cache, const pipeline_desc& desc) {
+// Creates the layout, shader module and pipeline; the module is dropped once compiled. A
+// template only so that it is instantiated where a pipeline is made (context::get_pipeline).
+template <class D = void>
+std::unique_ptr<pipeline> make_pipeline(VkDevice device, VkPipelineCache cache, const pipeline_desc& desc) {
   auto made = std::make_unique<pipeline>();
   made->device = device;
   made->bindings = desc.bindings;
   made->push_bytes = desc.push_bytes;
-  std::vector<VkDescriptorSetLayoutBinding> bindings(desc.bindings);
+  detail::later<std::vector<VkDescriptorSetLayoutBinding>, D> bindings(desc.bindings);
   for (std::uint32_t i = 0; i < desc.bindings; ++i)
     bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   VkDescriptorSetLayoutCreateInfo set_info{};
@@ -71,7 +73,7 @@ inline std::unique_ptr<pipeline> make_pipeline(VkDevice device, VkPipelineCache 
   module_info.pCode = desc.spirv.data();
   VkShaderModule module = VK_NULL_HANDLE;
   check(vkCreateShaderModule(device, &module_info, nullptr, &module), "vkCreateShaderModule");
-  std::vector<VkSpecializationMapEntry> entries(desc.specialization.size());
+  detail::later<std::vector<VkSpecializationMapEntry>, D> entries(desc.specialization.size());
   for (std::uint32_t i = 0; i < entries.size(); ++i) entries[i] = {i, i * 4u, 4u};
   VkSpecializationInfo spec{static_cast<std::uint32_t>(entries.size()), entries.data(), desc.specialization.size_bytes(),
                             desc.specialization.data()};

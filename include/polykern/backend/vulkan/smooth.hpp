@@ -115,7 +115,8 @@ const vulkan::pipeline& gather_pipeline(vulkan::context& ctx) {
 // and its output bound as a window. Then a chunk's entries plus rows must fit one binding
 // with an alignment to spare: graph_rows_cap() is what cut_rows allows of each (0: the
 // usual limits).
-inline std::uint64_t offset_alignment(vulkan::context& ctx, std::size_t element) {
+template <class = void>  // a template: instantiated only where it is used
+std::uint64_t offset_alignment(vulkan::context& ctx, std::size_t element) {
   return std::lcm<std::uint64_t>(std::max<std::uint64_t>(1, ctx.info().min_storage_buffer_offset_alignment), element);
 }
 template <class T>
